@@ -1,0 +1,117 @@
+"""The informer cache: every object of a cluster, read-only, fed by the store's change log.
+
+Controllers read here and write through the apiserver; their own writes are
+applied at once (`observe`) so a controller sees what it just did, and the same
+change arriving later from the log is recognised by its resourceVersion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from engine import errors
+from engine.labels import Selector
+from engine.store import ADDED, DELETED, MODIFIED, Change, Store
+
+NsName = tuple[str, str]
+
+
+def _rv(obj: dict) -> int:
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class Informer:
+    def __init__(self, store: Store):
+        self.store = store
+        self.revision = 0
+        self._by_kind: dict[str, dict[NsName, dict]] = {}
+        self._pods_by_node: dict[str, dict[NsName, dict]] = {}
+
+    # --- feeding --------------------------------------------------------------------
+    def resync(self) -> list[Change]:
+        """Reload everything; returns synthetic changes so handlers see every object once."""
+        objects, revision = self.store.list()
+        self._by_kind.clear()
+        self._pods_by_node.clear()
+        out = []
+        for obj in objects:
+            self._put(obj)
+            out.append(Change(_rv(obj), ADDED, obj))
+        self.revision = revision
+        return out
+
+    def poll(self) -> list[Change]:
+        """Apply the changes committed since the last poll and return the ones that were news to us."""
+        try:
+            changes = self.store.changes_since(self.revision)
+        except errors.ApiError as exc:
+            if exc.code == 410:
+                return self.resync()
+            raise
+        fresh = []
+        for change in changes:
+            if self._apply(change):
+                fresh.append(change)
+            self.revision = max(self.revision, change.revision)
+        return fresh
+
+    def observe(self, obj: dict, deleted: bool = False) -> None:
+        """Apply one of our own writes immediately."""
+        self._apply(Change(_rv(obj), DELETED if deleted else MODIFIED, obj))
+
+    def _apply(self, change: Change) -> bool:
+        obj = change.object
+        kind = obj["kind"]
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        current = self._by_kind.get(kind, {}).get(key)
+        if current is not None and _rv(current) >= change.revision and change.type != DELETED:
+            return True  # already seen through `observe`; still news to the handlers
+        if change.type == DELETED:
+            if current is not None and _rv(current) > change.revision:
+                return False  # a newer incarnation exists
+            self._drop(kind, key)
+        else:
+            self._put(obj)
+        return True
+
+    def _put(self, obj: dict) -> None:
+        kind = obj["kind"]
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        if kind == "Pod":
+            old = self._by_kind.get("Pod", {}).get(key)
+            if old is not None:
+                self._pods_by_node.get(old["spec"].get("nodeName") or "", {}).pop(key, None)
+            self._pods_by_node.setdefault(obj.get("spec", {}).get("nodeName") or "", {})[key] = obj
+        self._by_kind.setdefault(kind, {})[key] = obj
+
+    def _drop(self, kind: str, key: NsName) -> None:
+        old = self._by_kind.get(kind, {}).pop(key, None)
+        if kind == "Pod" and old is not None:
+            self._pods_by_node.get(old["spec"].get("nodeName") or "", {}).pop(key, None)
+
+    # --- reading (never mutate what you get) ------------------------------------------------
+    def get(self, kind: str, namespace: str, name: str) -> dict | None:
+        return self._by_kind.get(kind, {}).get((namespace or "", name))
+
+    def list(self, kind: str, namespace: str | None = None, selector: Selector | None = None) -> list[dict]:
+        objs: Iterable[dict] = self._by_kind.get(kind, {}).values()
+        if namespace is not None:
+            objs = (o for o in objs if o["metadata"].get("namespace", "") == namespace)
+        if selector is not None:
+            objs = (o for o in objs if selector.matches(o["metadata"].get("labels")))
+        return list(objs)
+
+    def pods_on_node(self, node: str) -> list[dict]:
+        return list(self._pods_by_node.get(node, {}).values())
+
+    def count(self, kind: str) -> int:
+        return len(self._by_kind.get(kind, {}))
+
+    def kinds(self) -> list[str]:
+        return list(self._by_kind)
+
+
+__all__ = ["Informer", "ADDED", "MODIFIED", "DELETED"]
