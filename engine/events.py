@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 NORMAL, WARNING = "Normal", "Warning"
 # Repeats of the same event within this many seconds update its count instead of adding a new one.
 AGGREGATION_WINDOW = 600.0
+# Most distinct recent events remembered for aggregation.
+MAX_REMEMBERED = 5000
 
 
 class EventRecorder:
@@ -38,7 +40,7 @@ class EventRecorder:
                 except errors.ApiError:
                     stored = None
                 if stored is not None:
-                    self._recent[key] = (previous[0], previous[1], now)
+                    self._remember(key, (previous[0], previous[1], now))
                     return stored
         self._seq += 1
         name = f"{meta['name']}.{int(now * 1e9) + self._seq:x}"
@@ -72,8 +74,16 @@ class EventRecorder:
             stored = self.sim.client(component, host).create(event)
         except errors.ApiError:
             return None  # events are best effort, as in Kubernetes
-        self._recent[key] = (namespace, name, now)
-        if len(self._recent) > 5000:
-            cutoff = now - AGGREGATION_WINDOW
-            self._recent = {k: v for k, v in self._recent.items() if v[2] >= cutoff}
+        self._remember(key, (namespace, name, now))
         return stored
+
+    def _remember(self, key: tuple, entry: tuple[str, str, float]) -> None:
+        # Insertion order is recency order (a refreshed key moves to the end), so expiry pops from the front.
+        self._recent.pop(key, None)
+        self._recent[key] = entry
+        cutoff = entry[2] - AGGREGATION_WINDOW
+        while self._recent:
+            oldest = next(iter(self._recent))
+            if self._recent[oldest][2] >= cutoff and len(self._recent) <= MAX_REMEMBERED:
+                break
+            del self._recent[oldest]

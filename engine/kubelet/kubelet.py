@@ -1,0 +1,442 @@
+"""The kubelets: one logical kubelet per Node, run by one controller.
+
+For each pod bound to a node, the node's kubelet runs the pod stages
+(`engine.kubelet.stages`): ContainerCreating, image pulls (serialised per
+node, cached on the node and reported in its status.images), Running,
+restarts with CrashLoopBackOff, and graceful deletion. Only pods whose timer
+is due or that changed are looked at, so a busy cluster costs little per tick.
+
+Each kubelet also keeps its node alive: it renews the node's Lease in
+kube-node-lease every 10 s and posts the node's conditions (Ready, no
+pressure) when they change or once a minute. `fail_node` stops a node's
+kubelet (it posts nothing and does nothing, as a crashed machine would);
+`recover_node` starts it again.
+
+What the UI can read: `pod_ip(namespace, name)`, `node_images(node)`, and
+`engine.kubelet.images.lookup(image)` for what an image serves and logs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+
+from engine import errors
+from engine.clock import Timer, format_rfc3339, parse_rfc3339
+from engine.controllers.base import Controller, Key
+from engine.kubelet import images as catalog
+from engine.kubelet import podstatus, profiles, stages
+from engine.kubelet.nodes import (
+    HEALTHY_CONDITIONS,
+    NODE_LEASE_NAMESPACE,
+    POD_NETWORK,
+    STOPPED_ANNOTATION,
+    PodNetwork,
+    condition,
+    internal_ip,
+    is_stopped,
+    make_lease,
+    make_node,
+    micro_time,
+    parse_micro_time,
+    pod_cidr,
+)
+from engine.store import DELETED, Change, copy_json
+
+log = logging.getLogger(__name__)
+
+LEASE_RENEW_SECONDS = 10.0
+NODE_STATUS_REPORT_SECONDS = 60.0
+MAX_NODE_IMAGES = 50  # nodeStatusMaxImages
+SHARED_LAYERS_FACTOR = 0.4
+
+
+@dataclass
+class Pull:
+    requested_at: float
+    started_at: float
+    done_at: float
+    ok: bool
+    present: bool = False  # no pull needed: "already present on machine"
+    ready: bool = False
+    error: str = ""
+
+
+@dataclass
+class NodeState:
+    """What one kubelet caches about its node (rebuilt from the Node after a restart)."""
+
+    name: str
+    images: dict[str, dict] = field(default_factory=dict)  # every name -> its status.images entry
+    busy_until: float = 0.0  # serialised image pulls: the next pull starts after this
+    inflight: dict[str, float] = field(default_factory=dict)  # image -> when its pull ends
+    network: PodNetwork | None = None
+    images_dirty: bool = False
+
+
+def _index_of(node: dict) -> int:
+    """The node's number in the pod network (from its pod CIDR), for the addresses a registration fills in."""
+    cidr = (node.get("spec") or {}).get("podCIDR") or ""
+    try:
+        base = int(ipaddress.ip_network(POD_NETWORK).network_address)
+        return max(0, (int(ipaddress.ip_network(cidr).network_address) - base) // 256)
+    except ValueError:
+        return 0
+
+
+class KubeletManager(Controller):
+    name = "kubelet"
+    component = "kubelet"
+    primary_kind = "Pod"
+    burst = 5000
+
+    def __init__(self, sim):
+        super().__init__(sim)
+        self.profile = profiles.get(getattr(sim, "profile", None))
+        self.stages = stages.POD_STAGES
+        self._timers: dict[Key, tuple[float, Timer]] = {}
+        self.node_states: dict[str, NodeState] = {}
+        self._seen: set[str] = set()  # pod uids looked at since start
+        self._uids: dict[tuple[str, str], str] = {}
+        # Caches a real kubelet also keeps only in memory (lost on restart, and redone then).
+        self.sandboxes: dict[str, str] = {}  # pod uid -> pod IP not yet written
+        self.pulls: dict[tuple[str, str], Pull] = {}
+        self.image_backoff: dict[tuple[str, str], tuple[int, float | None]] = {}
+        self.killed: dict[str, float] = {}
+        self.stopped: dict[str, float] = {}
+        self.marks: dict[tuple[str, str], float] = {}
+
+    # --- wiring ------------------------------------------------------------------------------
+    def handle(self, change: Change) -> None:
+        obj = change.object
+        if change.kind == "Pod":
+            key = ("Pod", change.namespace, change.name)
+            uid = obj["metadata"].get("uid", "")
+            old_uid = self._uids.get((change.namespace, change.name))
+            if old_uid and old_uid != uid:
+                self._forget(old_uid)
+            if change.type == DELETED:
+                self._forget(uid)
+                self._uids.pop((change.namespace, change.name), None)
+                self._cancel(key)
+                return
+            if (obj.get("spec") or {}).get("nodeName"):
+                self._uids[(change.namespace, change.name)] = uid
+                self.enqueue(*key)
+        elif change.kind == "Node":
+            key = ("Node", "", change.name)
+            if change.type == DELETED:
+                self.node_states.pop(change.name, None)
+                self._cancel(key)
+                return
+            self.enqueue(*key)
+
+    def resync(self) -> None:
+        for node in self.sim.cache.list("Node"):
+            self.enqueue_object(node)
+        for pod in self.sim.cache.list("Pod"):
+            if pod["spec"].get("nodeName") and pod["metadata"].get("uid") not in self._seen:
+                self.enqueue_object(pod)
+
+    def sync(self, key: Key) -> None:
+        kind, namespace, name = key
+        if kind == "Pod":
+            self.sync_pod(namespace, name)
+        elif kind == "Node":
+            self.sync_node(name)
+
+    # --- timers ------------------------------------------------------------------------------
+    def _arm(self, key: Key, due: float) -> None:
+        existing = self._timers.get(key)
+        if existing is not None:
+            if abs(existing[0] - due) < 1e-9:
+                return
+            existing[1].cancel()
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self.queue.add(key)
+
+        self._timers[key] = (due, self.sim.clock.call_at(due, fire))
+
+    def _cancel(self, key: Key) -> None:
+        existing = self._timers.pop(key, None)
+        if existing is not None:
+            existing[1].cancel()
+
+    def _forget(self, uid: str) -> None:
+        self.sandboxes.pop(uid, None)
+        self.killed.pop(uid, None)
+        self.stopped.pop(uid, None)
+        self._seen.discard(uid)
+        for cache in (self.pulls, self.image_backoff, self.marks):
+            for k in [k for k in cache if k[0] == uid]:
+                del cache[k]
+
+    # --- pods -----------------------------------------------------------------------------------
+    def sync_pod(self, namespace: str, name: str) -> None:
+        key = ("Pod", namespace, name)
+        pod = self.sim.cache.get("Pod", namespace, name)
+        if pod is None or not pod["spec"].get("nodeName"):
+            self._cancel(key)
+            return
+        node = self.sim.cache.get("Node", "", pod["spec"]["nodeName"])
+        if node is None or is_stopped(node):
+            self._cancel(key)  # no kubelet there to act; recover_node wakes its pods
+            return
+        self._seen.add(pod["metadata"].get("uid", ""))
+        ctx = stages.PodContext(self, pod, node)
+        due = stages.run(ctx, self.stages)
+        self._commit(ctx)
+        if due is None or ctx.deleted:
+            self._cancel(key)
+        else:
+            self._arm(key, due)
+
+    def _commit(self, ctx: stages.PodContext) -> None:
+        status = ctx.status
+        terminal_before = (ctx.pod.get("status") or {}).get("phase") in podstatus.TERMINAL
+        if (ctx.stopping or status.get("startTime")) and not terminal_before:
+            podstatus.finish_status(ctx.spec, status, ctx.now, stopping=ctx.stopping)
+        pod = ctx.pod
+        client = self.sim.client(self.component, ctx.node_name)
+        if status != (ctx.pod.get("status") or {}):
+            pod = client.update_status({**ctx.pod, "status": status})
+        for event_type, reason, message, path in ctx.events:
+            self.sim.events.record(pod, event_type, reason, message, "kubelet", ctx.node_name, path)
+        if ctx.deleted:
+            try:
+                client.delete("Pod", ctx.meta.get("namespace", ""), ctx.meta["name"], grace_period_seconds=0,
+                              uid=ctx.uid)
+            except errors.ApiError as exc:
+                if exc.code not in (404, 409):
+                    raise
+
+    def allocate_ip(self, node: dict, pod: dict) -> str:
+        """A pod IP from the node's pod CIDR (the node's own IP for hostNetwork pods)."""
+        if pod["spec"].get("hostNetwork"):
+            return internal_ip(node)
+        state = self.node_state(node)
+        used = {p.get("status", {}).get("podIP") for p in self.sim.cache.pods_on_node(state.name)}
+        used |= set(self.sandboxes.values())
+        if state.network is None:
+            cidr = (node.get("spec") or {}).get("podCIDR") or pod_cidr(0)
+            state.network = PodNetwork(cidr)
+            state.network.resume_after({ip for ip in used if ip})
+        return state.network.allocate({ip for ip in used if ip})
+
+    # --- images ---------------------------------------------------------------------------------
+    def node_state(self, node: dict) -> NodeState:
+        name = node["metadata"]["name"]
+        state = self.node_states.get(name)
+        if state is None:
+            state = NodeState(name)
+            for entry in (node.get("status") or {}).get("images") or []:
+                for image_name in entry.get("names") or []:
+                    state.images[image_name] = entry
+            self.node_states[name] = state
+        return state
+
+    def start_pull(self, ctx: stages.PodContext, container: dict, init: bool) -> None:
+        name = container["name"]
+        image = container.get("image") or ""
+        ref = catalog.parse_reference(image)
+        entry = catalog.lookup(image)
+        state = self.node_state(ctx.node)
+        normalized = str(ref) if ref else image
+        present = normalized in state.images
+        policy = stages.pull_policy(container)
+        now = ctx.now
+        if policy == "Never" and not present:
+            cs = ctx.cstatus(name, init)
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            cs["state"] = {"waiting": {"reason": "ErrImageNeverPull", "message": message}}
+            ctx.event("Warning", "ErrImageNeverPull", message, name, init)
+            ctx.event("Warning", "Failed", "Error: ErrImageNeverPull", name, init)
+            return
+        if present and policy != "Always":
+            ctx.event("Normal", "Pulled", f'Container image "{image}" already present on machine', name, init)
+            self.pulls[(ctx.uid, name)] = Pull(now, now, now, True, present=True, ready=True)
+            return
+        ctx.event("Normal", "Pulling", f'Pulling image "{image}"', name, init)
+        attempt = self.image_backoff.get((ctx.uid, name), (0, None))[0]
+        if entry is None or ref is None:
+            duration = ctx.delay(self.profile.pull_fail, f"pullfail/{name}/{attempt}")
+            self.pulls[(ctx.uid, name)] = Pull(now, now, now + duration, False, error=catalog.pull_error(image))
+            return
+        if present or state.inflight.get(normalized, 0.0) > now:
+            duration = ctx.delay(self.profile.pull_cached, f"pullcached/{name}/{attempt}")
+        else:
+            base = self.profile.pull if self.profile.pull is not None else entry.realistic_pull_seconds()
+            if any(n.startswith(ref.repository + ":") for n in state.images):
+                base *= SHARED_LAYERS_FACTOR  # another tag of this image is here: most layers are shared
+            duration = ctx.delay(base, f"pull/{name}/{attempt}", min(self.profile.jitter, 0.15))
+        start = max(now, state.busy_until)
+        done = start + duration
+        state.busy_until = done
+        state.inflight[normalized] = max(state.inflight.get(normalized, 0.0), done)
+        self.pulls[(ctx.uid, name)] = Pull(now, start, done, True)
+
+    def finish_pull(self, ctx: stages.PodContext, container: dict, init: bool) -> None:
+        name = container["name"]
+        image = container.get("image") or ""
+        pull = self.pulls[(ctx.uid, name)]
+        if pull.ok:
+            entry = catalog.lookup(image)
+            took = stages.go_duration(pull.done_at - pull.started_at)
+            waited = stages.go_duration(pull.done_at - pull.requested_at)
+            size = entry.size_bytes if entry else 0
+            ctx.event("Normal", "Pulled", f'Successfully pulled image "{image}" in {took} ({waited} including '
+                      f"waiting). Image size: {size} bytes.", name, init)
+            self._add_image(ctx.node, image)
+            pull.ready = True
+            return
+        del self.pulls[(ctx.uid, name)]
+        failures = self.image_backoff.get((ctx.uid, name), (0, None))[0] + 1
+        self.image_backoff[(ctx.uid, name)] = (failures, ctx.now)
+        ip = self.sandboxes.get(ctx.uid)
+        if ip and not ctx.status.get("podIP"):
+            ctx.status["podIP"] = ip
+            ctx.status["podIPs"] = [{"ip": ip}]
+        cs = ctx.cstatus(name, init)
+        cs["state"] = {"waiting": {"reason": "ErrImagePull", "message": pull.error}}
+        ctx.event("Warning", "Failed", f'Failed to pull image "{image}": {pull.error}', name, init)
+        ctx.event("Warning", "Failed", "Error: ErrImagePull", name, init)
+
+    def _add_image(self, node: dict, image: str) -> None:
+        entry = catalog.node_image_entry(image)
+        if entry is None:
+            return
+        state = self.node_state(node)
+        if all(n in state.images for n in entry["names"]):
+            return
+        for image_name in entry["names"]:
+            state.images[image_name] = entry
+        state.images_dirty = True
+        self.queue.add(("Node", "", state.name))
+
+    def node_images(self, node_name: str) -> list[str]:
+        """Image names present on a node (as its status.images lists them)."""
+        state = self.node_states.get(node_name)
+        if state is not None:
+            return sorted(state.images)
+        node = self.sim.cache.get("Node", "", node_name)
+        return sorted(n for e in ((node or {}).get("status") or {}).get("images") or [] for n in e.get("names") or [])
+
+    def pod_ip(self, namespace: str, name: str) -> str:
+        pod = self.sim.cache.get("Pod", namespace, name)
+        return ((pod or {}).get("status") or {}).get("podIP", "")
+
+    # --- nodes: lease, status, outages ---------------------------------------------------------------
+    def sync_node(self, name: str) -> None:
+        key = ("Node", "", name)
+        node = self.sim.cache.get("Node", "", name)
+        if node is None:
+            self._cancel(key)
+            return
+        if is_stopped(node):
+            self._cancel(key)
+            return
+        now = self.sim.clock.now()
+        client = self.sim.client(self.component, name)
+        state = self.node_state(node)
+        if not (node.get("spec") or {}).get("podCIDR"):
+            node = self._assign_pod_cidr(node, client)
+        renewed = self._renew_lease(node, client, now)
+        ready = condition(node, "Ready")
+        heartbeat = parse_rfc3339(ready.get("lastHeartbeatTime")) if ready else None
+        if (ready is None or ready.get("status") != "True" or state.images_dirty or heartbeat is None
+                or now - heartbeat >= NODE_STATUS_REPORT_SECONDS - 1e-6):
+            self._post_status(node, state, client, now)
+            heartbeat = now
+        due = heartbeat + NODE_STATUS_REPORT_SECONDS
+        if renewed is not None:
+            due = min(due, renewed + LEASE_RENEW_SECONDS)
+        self._arm(key, due)
+
+    def _renew_lease(self, node: dict, client, now: float) -> float | None:
+        name = node["metadata"]["name"]
+        if self.sim.cache.get("Namespace", "", NODE_LEASE_NAMESPACE) is None:
+            return None
+        lease = self.sim.cache.get("Lease", NODE_LEASE_NAMESPACE, name)
+        if lease is None:
+            client.create(make_lease(node, now))
+            return now
+        renewed = parse_micro_time((lease.get("spec") or {}).get("renewTime"))
+        if renewed is not None and now - renewed < LEASE_RENEW_SECONDS - 1e-6:
+            return renewed
+        updated = copy_json(lease)
+        updated["spec"]["renewTime"] = micro_time(now)
+        updated["spec"]["holderIdentity"] = name
+        client.update(updated)
+        return now
+
+    def _post_status(self, node: dict, state: NodeState, client, now: float) -> None:
+        status = copy_json(node.get("status") or {})
+        if not status.get("capacity") or not status.get("nodeInfo"):
+            # A Node created by hand (kubectl create -f node.yaml): the kubelet fills in what it knows.
+            registered = make_node(state.name, index=_index_of(node), now=now)["status"]
+            for key in ("addresses", "capacity", "allocatable", "daemonEndpoints", "nodeInfo", "images"):
+                status.setdefault(key, registered[key])
+        when = format_rfc3339(now)
+        existing = {c.get("type"): c for c in status.get("conditions") or []}
+        was_ready = (existing.get("Ready") or {}).get("status") == "True"
+        conditions = []
+        for ctype, value, reason, message in HEALTHY_CONDITIONS:
+            old = existing.pop(ctype, None) or {}
+            transition = old.get("lastTransitionTime") if old.get("status") == value else when
+            conditions.append({"lastHeartbeatTime": when, "lastTransitionTime": transition or when,
+                               "message": message, "reason": reason, "status": value, "type": ctype})
+        status["conditions"] = conditions + list(existing.values())
+        if state.images_dirty:
+            entries, seen = [], set()
+            for entry in state.images.values():
+                if id(entry) not in seen:
+                    seen.add(id(entry))
+                    entries.append(entry)
+            entries.sort(key=lambda e: -int(e.get("sizeBytes") or 0))
+            status["images"] = copy_json(entries[:MAX_NODE_IMAGES])
+            state.images_dirty = False
+        stored = client.update_status({**node, "status": status})
+        if not was_ready:
+            self.sim.events.record(stored, "Normal", "NodeReady", f"Node {state.name} status is now: NodeReady",
+                                   "kubelet", state.name)
+
+    def _assign_pod_cidr(self, node: dict, client) -> dict:
+        """What kube-controller-manager's node-ipam does for a node registered without a pod CIDR."""
+        taken = {(n.get("spec") or {}).get("podCIDR") for n in self.sim.cache.list("Node")}
+        index = 0
+        while pod_cidr(index) in taken:
+            index += 1
+        updated = copy_json(node)
+        updated.setdefault("spec", {})["podCIDR"] = pod_cidr(index)
+        updated["spec"]["podCIDRs"] = [pod_cidr(index)]
+        return client.update(updated)
+
+    def fail_node(self, name: str) -> dict:
+        """Stop the node's kubelet: no more heartbeats, no more work for its pods, until `recover_node`."""
+        node = copy_json(self.sim.api.get("Node", "", name))
+        node["metadata"].setdefault("annotations", {})[STOPPED_ANNOTATION] = self.sim.clock.rfc3339()
+        stored = self.sim.client("kubedojo").update(node)
+        self._cancel(("Node", "", name))
+        for pod in self.sim.cache.pods_on_node(name):
+            self._cancel(("Pod", pod["metadata"].get("namespace", ""), pod["metadata"]["name"]))
+        return stored
+
+    def recover_node(self, name: str) -> dict:
+        """Start the node's kubelet again: it heartbeats at once and resumes its pods (as after a reboot)."""
+        node = copy_json(self.sim.api.get("Node", "", name))
+        (node["metadata"].get("annotations") or {}).pop(STOPPED_ANNOTATION, None)
+        stored = self.sim.client("kubedojo").update(node)
+        self.node_states.pop(name, None)
+        for pod in self.sim.cache.pods_on_node(name):
+            uid = pod["metadata"].get("uid", "")
+            self._forget(uid)  # a restarted kubelet has lost its caches
+            self.enqueue_object(pod)
+        self.enqueue("Node", "", name)
+        return stored
+
+    def is_failed(self, name: str) -> bool:
+        node = self.sim.cache.get("Node", "", name)
+        return node is not None and is_stopped(node)

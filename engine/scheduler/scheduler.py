@@ -1,0 +1,389 @@
+"""kube-scheduler: picks a node for each pending pod with the plugin framework, binds it, explains why.
+
+One scheduling cycle per pod: pre-filter once, filter nodes (round-robin from
+where the last cycle stopped, stopping early once enough feasible nodes are
+found, as `percentageOfNodesToScore` does), score the feasible ones, pick the
+best (ties broken by the simulation's seeded random generator), bind. A pod
+that fits nowhere gets a FailedScheduling Event and its PodScheduled condition
+set to False with Kubernetes' message, and waits among the unschedulable pods
+until the cluster changes (a node added or changed, a pod gone), at least one
+back-off later, or five minutes pass.
+
+Every decision is kept, per node, in `explanations[(namespace, name)]`:
+which plugin rejected the node and why, or each plugin's weighted score.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from engine import errors
+from engine.apiserver.server import set_condition
+from engine.controllers.base import Controller, Key
+from engine.scheduler import registry
+from engine.scheduler.framework import (
+    Code,
+    CycleState,
+    NodeInfo,
+    PodInfo,
+    Status,
+    counts_on_node,
+    fit_error_message,
+    pod_requests,
+)
+from engine.store import DELETED, Change, copy_json
+
+SCHEDULER_NAME = "default-scheduler"
+# Decisions kept for the UI (oldest dropped first).
+MAX_EXPLANATIONS = 500
+# Back-off of a pod that did not fit: 1 s doubling to 10 s (podInitialBackoffSeconds / podMaxBackoffSeconds).
+INITIAL_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 10.0
+# An unschedulable pod is retried at least this often even if nothing changes (podMaxInUnschedulablePodsDuration).
+UNSCHEDULABLE_FLUSH_SECONDS = 300.0
+# percentageOfNodesToScore's adaptive default: stop filtering after this many feasible nodes.
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE = 5
+
+NsName = tuple[str, str]
+
+
+def num_feasible_nodes_to_find(num_nodes: int) -> int:
+    if num_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_nodes
+    percentage = max(MIN_FEASIBLE_NODES_PERCENTAGE, 50 - num_nodes // 125)
+    return max(MIN_FEASIBLE_NODES_TO_FIND, num_nodes * percentage // 100)
+
+
+def responsible_for(pod: dict) -> bool:
+    """Pods this scheduler must place: unbound, ours, alive."""
+    spec = pod.get("spec") or {}
+    return (not spec.get("nodeName") and (spec.get("schedulerName") or SCHEDULER_NAME) == SCHEDULER_NAME
+            and not pod["metadata"].get("deletionTimestamp")
+            and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+
+
+def _scheduling_relevant(node: dict) -> tuple:
+    """What of a Node can change a filter's verdict (heartbeats and conditions cannot)."""
+    spec = node.get("spec") or {}
+    return (node["metadata"].get("labels"), spec.get("taints"), spec.get("unschedulable"),
+            (node.get("status") or {}).get("allocatable"))
+
+
+class Scheduler(Controller):
+    name = SCHEDULER_NAME
+    component = "kube-scheduler"
+    primary_kind = "Pod"
+    burst = 1000
+
+    def __init__(self, sim, profile=registry.DEFAULT_PROFILE):
+        super().__init__(sim)
+        plugins = registry.build(profile, self)
+        self.filters = [p for p, _ in plugins if p.has_filter]
+        self.scorers = [(p, w) for p, w in plugins if p.has_score and w > 0]
+        self.weights = {p.name: w for p, w in self.scorers}
+        self.nodes: dict[str, NodeInfo] = {}
+        self._order: list[str] | None = None  # node names in a stable order, rebuilt when nodes come and go
+        self._next_start = 0
+        self._assigned: dict[NsName, str] = {}
+        self._relevant: dict[str, tuple] = {}
+        self.image_spread: dict[str, int] = {}  # image name -> nodes that have it (ImageLocality)
+        self.unschedulable: dict[NsName, tuple[float, int]] = {}  # pod -> (since, generation)
+        self._attempts: dict[NsName, int] = {}
+        self._backoff_until: dict[NsName, float] = {}
+        self.explanations: OrderedDict[NsName, dict] = OrderedDict()
+        self._loaded = False
+
+    # --- the scheduler's own cache ---------------------------------------------------------
+    def _load(self) -> None:
+        self.nodes.clear()
+        self._assigned.clear()
+        self._relevant.clear()
+        self.image_spread.clear()
+        for node in self.sim.cache.list("Node"):
+            self._set_node(node)
+        for pod in self.sim.cache.list("Pod"):
+            self._track_pod(pod)
+        self._loaded = True
+
+    def _set_node(self, node: dict) -> bool:
+        """Add or update a node; returns whether the change could let a waiting pod fit."""
+        name = node["metadata"]["name"]
+        info = self.nodes.get(name)
+        relevant = _scheduling_relevant(node)
+        if info is None:
+            info = NodeInfo(node)
+            self.nodes[name] = info
+            self._order = None
+            changed = True
+            for key, assigned in self._assigned.items():  # pods bound before their node appeared
+                if assigned == name:
+                    pod = self.sim.cache.get("Pod", *key)
+                    if pod is not None:
+                        info.add_pod(key, pod_requests(pod))
+        else:
+            changed = relevant != self._relevant.get(name)
+            self._spread(info, -1)
+            if changed:
+                info.set_node(node)
+            else:
+                info.node = node
+                info.set_images(node)
+        self._spread(info, +1)
+        self._relevant[name] = relevant
+        return changed
+
+    def _spread(self, info: NodeInfo, delta: int) -> None:
+        for image in info.images:
+            left = self.image_spread.get(image, 0) + delta
+            if left > 0:
+                self.image_spread[image] = left
+            else:
+                self.image_spread.pop(image, None)
+
+    def _drop_node(self, name: str) -> None:
+        info = self.nodes.pop(name, None)
+        if info is not None:
+            self._spread(info, -1)
+            self._order = None
+        self._relevant.pop(name, None)
+
+    def _track_pod(self, pod: dict) -> bool:
+        """Keep node totals in step with a pod; returns True when resources were freed."""
+        key = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        current = self._assigned.get(key)
+        if counts_on_node(pod):
+            if current == node_name:
+                return False
+            freed = self._untrack(key)
+            info = self.nodes.get(node_name)
+            if info is not None:
+                info.add_pod(key, pod_requests(pod))
+            self._assigned[key] = node_name
+            return freed
+        return self._untrack(key)
+
+    def _untrack(self, key: NsName) -> bool:
+        node_name = self._assigned.pop(key, None)
+        if node_name is None:
+            return False
+        info = self.nodes.get(node_name)
+        if info is not None:
+            info.remove_pod(key)
+        return True
+
+    def node_order(self) -> list[str]:
+        if self._order is None:
+            self._order = sorted(self.nodes)
+        return self._order
+
+    # --- wiring ---------------------------------------------------------------------------
+    def handle(self, change: Change) -> None:
+        if not self._loaded:
+            return  # the first resync loads everything
+        if change.kind == "Node":
+            if change.type == DELETED:
+                self._drop_node(change.name)
+            elif self._set_node(change.object):
+                self.retry_unschedulable()
+            return
+        if change.kind != "Pod":
+            return
+        pod = change.object
+        key = (change.namespace, change.name)
+        if change.type == DELETED:
+            self._forget(key)
+            if self._untrack(key):
+                self.retry_unschedulable()
+            return
+        if self._track_pod(pod):
+            self.retry_unschedulable()
+        if not responsible_for(pod):
+            self._forget(key)
+            return
+        waiting = self.unschedulable.get(key)
+        if waiting is not None and waiting[1] == pod["metadata"].get("generation"):
+            return  # our own status write, or nothing the scheduler cares about
+        self.unschedulable.pop(key, None)
+        self._requeue(key)
+
+    def resync(self) -> None:
+        if not self._loaded:
+            self._load()
+        now = self.sim.clock.now()
+        for key, (since, _) in list(self.unschedulable.items()):
+            if now - since >= UNSCHEDULABLE_FLUSH_SECONDS:
+                del self.unschedulable[key]
+                self._requeue(key)
+        for pod in self.sim.cache.pods_on_node(""):
+            key = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+            if responsible_for(pod) and key not in self.unschedulable:
+                self.enqueue("Pod", *key)
+
+    def retry_unschedulable(self) -> None:
+        """The cluster changed: every waiting pod gets another try once its back-off ends."""
+        waiting = list(self.unschedulable)
+        self.unschedulable.clear()
+        for key in waiting:
+            self._requeue(key)
+
+    def _requeue(self, key: NsName) -> None:
+        delay = self._backoff_until.get(key, 0.0) - self.sim.clock.now()
+        if delay > 0:
+            self.enqueue_after(("Pod", *key), delay)
+        else:
+            self.enqueue("Pod", *key)
+
+    def _forget(self, key: NsName) -> None:
+        self.unschedulable.pop(key, None)
+        self._attempts.pop(key, None)
+        self._backoff_until.pop(key, None)
+
+    # --- one scheduling cycle -----------------------------------------------------------------
+    def sync(self, key: Key) -> None:
+        if not self._loaded:
+            self._load()
+        _, namespace, name = key
+        nskey = (namespace, name)
+        pod = self.sim.cache.get("Pod", namespace, name)
+        if pod is None or not responsible_for(pod):
+            self._forget(nskey)
+            return
+        if nskey in self.unschedulable:
+            return  # woken by an old back-off timer; it waits for a cluster change now
+        if self._backoff_until.get(nskey, 0.0) > self.sim.clock.now() + 1e-9:
+            self._requeue(nskey)
+            return
+        self.schedule_one(pod)
+
+    def schedule_one(self, pod: dict) -> str | None:
+        """Run one cycle for `pod`; returns the chosen node's name, or None if it fits nowhere."""
+        meta = pod["metadata"]
+        nskey = (meta.get("namespace", ""), meta["name"])
+        info = PodInfo(pod, pod_requests(pod), list((pod.get("spec") or {}).get("tolerations") or []))
+        state = CycleState()
+        filters = [p for p in self.filters if p.pre_filter(state, info).code is not Code.SKIP]
+        order = self.node_order()
+        total = len(order)
+        wanted = num_feasible_nodes_to_find(total)
+        feasible: list[NodeInfo] = []
+        rejected: dict[str, Status] = {}
+        start = self._next_start % total if total else 0
+        processed = 0
+        for i in range(total):
+            node = self.nodes[order[(start + i) % total]]
+            processed += 1
+            for plugin in filters:
+                status = plugin.filter(state, info, node)
+                if not status.ok:
+                    rejected[node.name] = status
+                    break
+            else:
+                feasible.append(node)
+                if len(feasible) >= wanted:
+                    break
+        self._next_start = (start + processed) % total if total else 0
+        if not feasible:
+            self._fail(pod, nskey, total, processed, rejected)
+            return None
+        scores, totals = self._score(state, info, feasible)
+        best = max(totals.values())
+        candidates = [n.name for n in feasible if totals[n.name] == best]
+        chosen = candidates[0] if len(candidates) == 1 else self.sim.rng.choice(candidates)
+        self._explain(nskey, pod, "Scheduled", chosen, f"Successfully assigned {nskey[0]}/{nskey[1]} to {chosen}",
+                      total, processed, rejected, scores, totals)
+        self._bind(pod, nskey, chosen, info)
+        return chosen
+
+    def _score(self, state: CycleState, info: PodInfo, feasible: list[NodeInfo]):
+        totals = {n.name: 0 for n in feasible}
+        scores: dict[str, dict[str, int]] = {}
+        if len(feasible) == 1:
+            return scores, totals  # nothing to compare: kube-scheduler skips scoring too
+        for plugin, weight in self.scorers:
+            if plugin.pre_score(state, info, feasible).code is Code.SKIP:
+                raw = dict.fromkeys(totals, plugin.skip_score)
+            else:
+                score = plugin.score
+                raw = {n.name: score(state, info, n) for n in feasible}
+                plugin.normalize(state, info, raw)
+            for name, value in raw.items():
+                totals[name] += value * weight
+            scores[plugin.name] = raw
+        return scores, totals
+
+    def _bind(self, pod: dict, nskey: NsName, node: str, info: PodInfo) -> None:
+        try:
+            bound = self.sim.client(self.component).bind(nskey[0], nskey[1], node)
+        except errors.ApiError as exc:
+            if exc.code in (404, 409):
+                return  # gone, bound by someone else, or being deleted
+            raise
+        # Assume the pod on its node at once, so the next cycle in this round sees the room it takes.
+        self._untrack(nskey)
+        target = self.nodes.get(node)
+        if target is not None:
+            target.add_pod(nskey, info.requests)
+            self._assigned[nskey] = node
+        self._forget(nskey)
+        self.sim.events.record(bound, "Normal", "Scheduled", f"Successfully assigned {nskey[0]}/{nskey[1]} to {node}",
+                               SCHEDULER_NAME)
+
+    def _fail(self, pod: dict, nskey: NsName, total: int, processed: int, rejected: dict[str, Status]) -> None:
+        message = fit_error_message(total, rejected, pod)
+        now = self.sim.clock.now()
+        attempts = self._attempts.get(nskey, 0) + 1
+        self._attempts[nskey] = attempts
+        self._backoff_until[nskey] = now + min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2 ** (attempts - 1))
+        self.unschedulable[nskey] = (now, pod["metadata"].get("generation"))
+        self._explain(nskey, pod, "Unschedulable", None, message, total, processed, rejected, {}, {})
+        self.sim.events.record(pod, "Warning", "FailedScheduling", message, SCHEDULER_NAME)
+        status = copy_json(pod.get("status") or {})
+        set_condition(status, "PodScheduled", "False", now, "Unschedulable", message)
+        if status != pod.get("status"):
+            self.sim.client(self.component).update_status({**pod, "status": status})
+
+    # --- explanations, for the UI ----------------------------------------------------------------
+    def _explain(self, nskey: NsName, pod: dict, result: str, chosen: str | None, message: str, total: int,
+                 processed: int, rejected: dict[str, Status], scores: dict[str, dict[str, int]],
+                 totals: dict[str, int]) -> None:
+        """Keep the decision as plain data: per rejected node the failing filter, per plugin the normalised
+        score of every feasible node (multiply by `weights` for its share of `totals`)."""
+        self.explanations[nskey] = {
+            "pod": f"{nskey[0]}/{nskey[1]}",
+            "uid": pod["metadata"].get("uid", ""),
+            "time": self.sim.clock.rfc3339(),
+            "attempt": self._attempts.get(nskey, 0) + (1 if result == "Scheduled" else 0),
+            "result": result,
+            "node": chosen,
+            "message": message,
+            "nodesTotal": total,
+            "nodesEvaluated": processed,
+            "feasible": len(totals),
+            "weights": self.weights,
+            "filters": {name: status.as_dict() for name, status in rejected.items()},
+            "scores": scores,
+            "totals": totals,
+        }
+        self.explanations.move_to_end(nskey)
+        while len(self.explanations) > MAX_EXPLANATIONS:
+            self.explanations.popitem(last=False)
+
+    def explain(self, namespace: str, name: str) -> dict | None:
+        """The last decision about a pod, per node: `{"filter": {plugin, code, reasons} | None,
+        "scores": {plugin: weighted score}, "total": int | None}` under "nodes", plus the summary fields."""
+        decision = self.explanations.get((namespace, name))
+        if decision is None:
+            return None
+        weights = decision["weights"]
+        nodes: dict[str, dict] = {name: {"filter": verdict, "scores": {}, "total": None}
+                                  for name, verdict in decision["filters"].items()}
+        for name, total in decision["totals"].items():
+            nodes[name] = {"filter": None, "total": total,
+                           "scores": {plugin: by_node[name] * weights[plugin]
+                                      for plugin, by_node in decision["scores"].items()}}
+        view = {k: v for k, v in decision.items() if k not in ("filters", "scores", "totals")}
+        view["weights"] = dict(weights)
+        view["nodes"] = nodes
+        return view
