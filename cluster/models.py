@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 import yaml
@@ -50,6 +51,8 @@ class Cluster(models.Model):
     compacted_revision = models.BigIntegerField(default=0)
     # The virtual clock, in seconds since the epoch.
     virtual_time = models.FloatField(default=DEFAULT_START)
+    # Wall-clock epoch seconds when virtual_time was stored: where estimates outside the loop start from.
+    virtual_time_saved_at = models.FloatField(default=0.0)
     speed = models.FloatField(default=1.0)
     paused = models.BooleanField(default=False)
     kube_proxy_mode = models.CharField(max_length=16, choices=ProxyMode.choices, default=ProxyMode.IPTABLES)
@@ -65,6 +68,15 @@ class Cluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def virtual_now(self, wall_now: float | None = None) -> float:
+        """The virtual time now: the stored time plus the wall time since it was stored, × speed."""
+        stored = float(self.virtual_time)
+        saved_at = self.virtual_time_saved_at or (self.updated.timestamp() if self.updated else 0.0)
+        if self.paused or not saved_at:
+            return stored
+        wall_now = time.time() if wall_now is None else wall_now
+        return stored + max(0.0, wall_now - saved_at) * float(self.speed)
 
     @property
     def virtual_datetime(self) -> datetime:

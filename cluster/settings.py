@@ -46,8 +46,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "channels",
+    # Before channels: our `runworker` (which also runs the simulation) overrides Channels' own.
     "cluster",
+    "channels",
     "frontend",
 ]
 

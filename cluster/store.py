@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,11 +43,9 @@ _INSERT_COLUMNS = ("cluster_id", "kind", "namespace", "name", "data", "api_versi
 
 
 def cluster_clock(cluster: Cluster) -> Callable[[], float]:
-    """The cluster's virtual time as last stored, moving on at its speed: the clock of a store used
+    """The cluster's virtual time, extrapolated from what the loop last stored: the clock of a store used
     outside the simulation worker (which passes its own VirtualClock.now)."""
-    start, origin = cluster.virtual_time, time.monotonic()
-    speed = 0.0 if cluster.paused else cluster.speed
-    return lambda: start + (time.monotonic() - origin) * speed
+    return cluster.virtual_now
 
 
 class DjangoStore(BaseStore):

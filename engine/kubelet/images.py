@@ -198,6 +198,14 @@ _add(Image("docker.io/kubedojo/leaker", 5_000_000, ports=(8080,), http={"/": "I 
            stop_seconds=0.1, memory_bytes=20 * MB, behaviour=Behaviour("oom", leak_bytes_per_second=4 * 1024 * 1024),
            version="1.0"))
 
+_add(Image("registry.k8s.io/coredns/coredns", 18_000_000, ports=(53, 8080, 8181, 9153),
+           http={"/health": "OK", "/ready": "OK"},
+           logs=(".:53", "[INFO] plugin/reload: Running configuration SHA512 = 591cf328cccc12bc490481273e738df59329c62c"
+                 "0b729d94e8b61db9961c2fa5f046dd37f1cf888b953814040d180f52594972691cd6ff41be96639138a43908",
+                 "CoreDNS-1.11.3", "linux/amd64, go1.21.11, a6338e9"),
+           processes=(("root", "/coredns -conf /etc/coredns/Corefile"),), start_seconds=0.5, stop_seconds=0.2,
+           cpu_millis=2, memory_bytes=14 * MB, version="1.11.3", default_args=("-conf", "/etc/coredns/Corefile")))
+
 # php's tags pick the flavour: php:8-fpm listens on 9000, php:8-apache serves HTTP on 80 (same simulated image).
 
 _REFERENCE = re.compile(r"^(?:(?P<registry>[^/]+\.[^/]+|[^/]+:\d+|localhost)/)?(?P<path>[^:@]+)(?::(?P<tag>[^@]+))?"

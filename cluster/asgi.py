@@ -1,0 +1,48 @@
+"""The ASGI application: HTTP (Django), WebSockets (the map, the API's watches), and the worker's channel.
+
+- http: Django, with our static files served in-process (the one-process product needs no web server).
+- websocket: the frontend's routes plus `cluster.api.routing.websocket_urlpatterns` when that module
+  exists, behind the Origin check (AllowedHostsOriginValidator) and sessions/auth (AuthMiddlewareStack).
+- channel: `kubedojo.simulation`, the channel `manage.py runworker kubedojo.simulation` listens on.
+"""
+
+import importlib
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cluster.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+# Django is set up before anything imports models (consumers do).
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from cluster.runtime import SIMULATION_CHANNEL  # noqa: E402
+from frontend import routing as frontend_routing  # noqa: E402
+from frontend.consumers import SimulationChannelConsumer  # noqa: E402
+
+
+def optional_patterns(module: str) -> list:
+    """`websocket_urlpatterns` of `module`, or none while the module does not exist yet."""
+    try:
+        return list(importlib.import_module(module).websocket_urlpatterns)
+    except ModuleNotFoundError as exc:
+        if exc.name in (module, module.rpartition(".")[0]):
+            return []
+        raise
+
+
+websocket_urlpatterns = frontend_routing.websocket_urlpatterns + optional_patterns("cluster.api.routing")
+
+http_app = ASGIStaticFilesHandler(django_asgi_app) if getattr(settings, "KUBEDOJO_SERVE_STATIC", True) else django_asgi_app
+
+application = ProtocolTypeRouter({
+    "http": http_app,
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "channel": ChannelNameRouter({SIMULATION_CHANNEL: SimulationChannelConsumer.as_asgi()}),
+})

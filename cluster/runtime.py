@@ -1,0 +1,632 @@
+"""The runtime: virtual time for requests, the simulation loop, and what it publishes.
+
+- `virtual_now(cluster)`: the virtual time an API request served outside the loop
+  stamps on what it writes (stored time plus the wall time since, scaled by speed).
+- `api_for(cluster)`: the apiserver that HTTP views and the web terminal call.
+- `SimulationRunner`: an asyncio task owning, through leases, the clusters it
+  simulates. Every tick it advances each owned cluster's clock by the wall time
+  that passed times the cluster's speed, runs `Simulation.tick` in one dedicated
+  worker thread (all database access of the loop happens there), stores the
+  virtual time, and publishes one coalesced "cluster.delta" per cluster to the
+  channel-layer group `cluster_<pk>`.
+- `cluster_snapshot(cluster)`: the same summaries, read from the database, for a
+  page that just connected.
+- `ensure_demo_cluster()`: the demo cluster of a first run.
+
+Messages only nudge: everything a message says can be read again from the
+database, which holds the truth, so a lost delta costs a page one resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections, connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cluster.models import Cluster, SimulationLease
+from cluster.store import DjangoStore
+from engine.apiserver import ApiServer
+from engine.clock import VirtualClock
+from engine.resources import quantity
+from engine.resources.tables import pod_ready, pod_restarts, pod_status
+from engine.simulation import Simulation, TickResult
+from engine.store import DELETED
+
+log = logging.getLogger(__name__)
+
+# How long a lease lasts without renewal, and how often the holder renews it.
+LEASE_SECONDS = 15.0
+RENEW_SECONDS = 5.0
+# How often the runner looks for clusters nobody simulates.
+DISCOVER_SECONDS = 2.0
+# A tick after a stall (a slow disk, a suspended laptop) advances at most this much wall time.
+MAX_WALL_STEP_SECONDS = 2.0
+# A cluster whose tick crashed is retried after this back-off (doubling up to the maximum).
+RETRY_BASE_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+# A quiet cluster still publishes its clock this often, so pages see time move.
+IDLE_PUBLISH_SECONDS = 1.0
+# Most activities one delta carries; the rest are counted.
+MAX_ACTIVITIES_PER_DELTA = 60
+# Kinds whose churn the map does not show (node heartbeats, events).
+QUIET_KINDS = frozenset({"Event", "Lease"})
+
+CONTROL_PLANE_ROLES = ("control-plane", "master")
+SPEEDS = (1.0, 5.0, 20.0)
+
+
+def group_name(cluster_pk: int) -> str:
+    """The channel-layer group a cluster's pages (and watchers) listen on."""
+    return f"cluster_{cluster_pk}"
+
+
+def simulation_profile() -> str:
+    """The kubelet profile (stage timings) clusters run with (KUBEDOJO_PROFILE: realistic, fast...)."""
+    return getattr(settings, "KUBEDOJO_PROFILE", "") or "realistic"
+
+
+# --- virtual time outside the loop ------------------------------------------------------------
+
+def virtual_now(cluster: Cluster, wall_now: float | None = None) -> float:
+    """The cluster's virtual time now, extrapolated from what the loop last stored (see Cluster.virtual_now)."""
+    return cluster.virtual_now(wall_now)
+
+
+def stamp_clock(cluster_pk: int, virtual_time: float, **fields) -> None:
+    """Store a cluster's virtual time, and when it was stored (the origin `virtual_now` extrapolates from).
+
+    A queryset update of these columns only, so it never overwrites the revision the store bumps.
+    """
+    Cluster.objects.filter(pk=cluster_pk).update(virtual_time=virtual_time, virtual_time_saved_at=time.time(),
+                                                 **fields)
+
+
+def api_for(cluster: Cluster) -> ApiServer:
+    """The apiserver for requests served outside the loop (HTTP API, web terminal, lesson checks)."""
+    now = functools.partial(virtual_now, cluster)
+    return ApiServer(DjangoStore(cluster, now=now), now)
+
+
+def set_clock(cluster: Cluster, *, speed: float | None = None, paused: bool | None = None) -> Cluster:
+    """Change a cluster's speed or pause it, keeping `virtual_now` continuous; returns the fresh row.
+
+    The loop reads speed and paused from the row every tick, so the change takes effect within one tick.
+    """
+    with transaction.atomic():
+        row = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        fields = {}
+        if speed is not None:
+            fields["speed"] = float(speed)
+        if paused is not None:
+            fields["paused"] = bool(paused)
+        stamp_clock(row.pk, virtual_now(row), **fields)
+    return Cluster.objects.get(pk=cluster.pk)
+
+
+# --- what the map shows -----------------------------------------------------------------------
+
+def _rv(obj: dict) -> int:
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _key(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _owner(obj: dict) -> str:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return f"{ref.get('kind')}/{ref.get('name')}"
+    return ""
+
+
+def pod_summary(pod: dict) -> dict:
+    """A pod as the map draws it: where it runs and its STATUS column as kubectl prints it."""
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    ready, total = pod_ready(pod)
+    return {
+        "key": _key(meta.get("namespace", ""), meta["name"]),
+        "name": meta["name"],
+        "namespace": meta.get("namespace", ""),
+        "uid": meta.get("uid", ""),
+        "rv": _rv(pod),
+        "node": spec.get("nodeName") or "",
+        "status": pod_status(pod),
+        "ready": f"{ready}/{total}",
+        "restarts": int(pod_restarts(pod)),
+        "phase": status.get("phase") or "Pending",
+        "ip": status.get("podIP") or "",
+        "owner": _owner(pod),
+        "deleting": bool(meta.get("deletionTimestamp")),
+        "created": meta.get("creationTimestamp") or "",
+    }
+
+
+def pod_requests(pod: dict) -> tuple[int, int]:
+    """A pod's effective requests (millicores, bytes): its containers' sum, or its largest init container's."""
+    spec = pod.get("spec") or {}
+
+    def requests(container: dict) -> tuple[int, int]:
+        req = (container.get("resources") or {}).get("requests") or {}
+        try:
+            return quantity.cpu_millis(req.get("cpu", 0)), quantity.memory_bytes(req.get("memory", 0))
+        except ValueError:
+            return 0, 0
+
+    cpu = mem = 0
+    for c in spec.get("containers") or []:
+        c_cpu, c_mem = requests(c)
+        cpu, mem = cpu + c_cpu, mem + c_mem
+    for c in spec.get("initContainers") or []:
+        c_cpu, c_mem = requests(c)
+        cpu, mem = max(cpu, c_cpu), max(mem, c_mem)
+    overhead = spec.get("overhead") or {}
+    if overhead:
+        cpu += quantity.cpu_millis(overhead.get("cpu", 0))
+        mem += quantity.memory_bytes(overhead.get("memory", 0))
+    return cpu, mem
+
+
+def _node_ready(node: dict) -> str:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return {"True": "Ready", "False": "NotReady"}.get(cond.get("status"), "Unknown")
+    return "Unknown"
+
+
+def node_roles(node: dict) -> list[str]:
+    labels = node["metadata"].get("labels") or {}
+    prefix = "node-role.kubernetes.io/"
+    return sorted(k[len(prefix):] for k in labels if k.startswith(prefix) and k[len(prefix):])
+
+
+def node_summary(node: dict, pods: list[dict]) -> dict:
+    """A node as the map draws it: STATUS and ROLES as kubectl prints them, and its allocated resources."""
+    status = node.get("status") or {}
+    allocatable = status.get("allocatable") or status.get("capacity") or {}
+    text = _node_ready(node)
+    if (node.get("spec") or {}).get("unschedulable"):
+        text += ",SchedulingDisabled"
+    cpu = mem = count = 0
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        p_cpu, p_mem = pod_requests(pod)
+        cpu, mem, count = cpu + p_cpu, mem + p_mem, count + 1
+    roles = node_roles(node)
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+
+    def amount(fn, name: str) -> int:
+        try:
+            return fn(allocatable.get(name, 0))
+        except ValueError:
+            return 0
+
+    return {
+        "key": node["metadata"]["name"],
+        "name": node["metadata"]["name"],
+        "rv": _rv(node),
+        "status": text,
+        "ready": text.startswith("Ready"),
+        "roles": roles,
+        "control_plane": any(r in CONTROL_PLANE_ROLES for r in roles),
+        "ip": addresses.get("InternalIP", ""),
+        "cpu": {"allocatable": amount(quantity.cpu_millis, "cpu"), "requested": cpu},
+        "memory": {"allocatable": amount(quantity.memory_bytes, "memory"), "requested": mem},
+        "pods": {"allocatable": amount(quantity.memory_bytes, "pods"), "count": count},
+        "taints": [f"{t.get('key')}:{t.get('effect')}" for t in (node.get("spec") or {}).get("taints") or []],
+    }
+
+
+def object_ref(obj: dict) -> dict:
+    meta = obj["metadata"]
+    return {"kind": obj["kind"], "namespace": meta.get("namespace", ""), "name": meta["name"], "rv": _rv(obj)}
+
+
+def clock_summary(name: str, virtual_time: float, speed: float, paused: bool) -> dict:
+    return {"cluster": name, "time": virtual_time, "speed": speed, "paused": paused}
+
+
+def cluster_snapshot(cluster: Cluster) -> dict:
+    """Everything the map shows, read from the database at one revision (for a page that connects)."""
+    store = DjangoStore(cluster, now=functools.partial(virtual_now, cluster))
+    objects, revision = store.list()
+    nodes, pods, others = [], [], []
+    for obj in objects:
+        kind = obj["kind"]
+        if kind == "Node":
+            nodes.append(obj)
+        elif kind == "Pod":
+            pods.append(obj)
+        elif kind not in QUIET_KINDS:
+            others.append(object_ref(obj))
+    pods_by_node: dict[str, list[dict]] = {}
+    for pod in pods:
+        pods_by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+    return {
+        "type": "snapshot",
+        **clock_summary(cluster.name, virtual_now(cluster), float(cluster.speed), bool(cluster.paused)),
+        "revision": revision,
+        "nodes": [node_summary(n, pods_by_node.get(n["metadata"]["name"], [])) for n in nodes],
+        "pods": [pod_summary(p) for p in pods],
+        "objects": others,
+    }
+
+
+def tick_delta(name: str, sim: Simulation, result: TickResult) -> dict:
+    """One tick's changes, coalesced to the last state of each object, as the "cluster.delta" message."""
+    last: dict[tuple[str, str, str], object] = {}
+    for change in result.changes:
+        last[(change.kind, change.namespace, change.name)] = change
+    pods, objects, deleted = [], [], []
+    touched_nodes: set[str] = set()
+    for (kind, namespace, obj_name), change in last.items():
+        obj = change.object
+        if kind in QUIET_KINDS:
+            continue
+        if kind == "Pod":
+            touched_nodes.add((obj.get("spec") or {}).get("nodeName") or "")
+        elif kind == "Node":
+            touched_nodes.add(obj_name)
+        if change.type == DELETED:
+            deleted.append({"kind": kind, "namespace": namespace, "name": obj_name,
+                            "key": _key(namespace, obj_name), "rv": change.revision})
+        elif kind == "Pod":
+            pods.append(pod_summary(obj))
+        elif kind != "Node":
+            objects.append(object_ref(obj))
+    nodes = []
+    for node_name in sorted(n for n in touched_nodes if n):
+        node = sim.cache.get("Node", "", node_name)
+        if node is not None:
+            nodes.append(node_summary(node, sim.cache.pods_on_node(node_name)))
+    shown = [a for a in result.activities if a.kind not in QUIET_KINDS]
+    activities = [a.as_dict() for a in shown[:MAX_ACTIVITIES_PER_DELTA]]
+    return {
+        "type": "cluster.delta",
+        **clock_summary(name, sim.clock.now(), sim.clock.speed, sim.clock.paused),
+        "revision": sim.cache.revision,
+        "pods": pods,
+        "nodes": nodes,
+        "objects": objects,
+        "deleted": deleted,
+        "activities": activities,
+        "more_activities": max(0, len(shown) - MAX_ACTIVITIES_PER_DELTA),
+    }
+
+
+# --- the demo cluster ------------------------------------------------------------------------
+
+def ensure_demo_cluster(name: str | None = None) -> Cluster:
+    """Create and bootstrap the demo cluster (3 workers, a control plane, the bootcamp Deployment) once."""
+    from engine.bootstrap import bootstrap_cluster, demo_workload
+
+    name = name or settings.KUBEDOJO_DEMO_CLUSTER
+    cluster, _created = Cluster.objects.get_or_create(name=name)
+    api = api_for(cluster)
+    with transaction.atomic():
+        # Bootstrapped already (nodes exist): leave it as the learners left it, even without the demo app.
+        if api.store.list("Node")[0]:
+            return cluster
+        bootstrap_cluster(api, nodes=3)
+        demo_workload(api)
+    log.info("created the demo cluster %r", name)
+    return cluster
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class ClusterGone(Exception):
+    """The cluster's row was deleted while we held it."""
+
+
+@dataclass
+class ClusterLoop:
+    """What the runner keeps for one cluster it owns (rebuilt from the database after any crash)."""
+
+    cluster: Cluster  # the row as found (its pk and name; the loop re-reads speed and paused every tick)
+    sim: Simulation | None = None
+    last_wall: float = 0.0
+    last_published: float = 0.0
+    published_clock: tuple[float, bool] | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+    ticks: int = 0
+
+    @property
+    def pk(self) -> int:
+        return self.cluster.pk
+
+    @property
+    def name(self) -> str:
+        return self.cluster.name
+
+
+_current: SimulationRunner | None = None
+
+
+def current_runner() -> SimulationRunner | None:
+    """The runner of this process, if one runs (a channel message may nudge it)."""
+    return _current
+
+
+SIMULATION_CHANNEL = "kubedojo.simulation"
+
+
+async def nudge_simulation(cluster_pk: int | None = None) -> None:
+    """Ask a runner to look for new clusters now (say, after a seat's cluster was created).
+
+    Only a nudge: runners also look every few seconds. In-process when this process runs the loop;
+    otherwise through the worker channel (never with the in-memory layer, whose channels nobody reads).
+    """
+    runner = current_runner()
+    if runner is not None:
+        runner.nudge(cluster_pk)
+        return
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is not None and not isinstance(layer, InMemoryChannelLayer):
+        await layer.send(SIMULATION_CHANNEL, {"type": "cluster.nudge", "cluster": cluster_pk})
+
+
+class SimulationRunner:
+    """Simulates every cluster this process holds a lease for; see the module docstring."""
+
+    def __init__(self, tick_seconds: float | None = None, holder: str | None = None, channel_layer=None,
+                 lease_seconds: float = LEASE_SECONDS, renew_seconds: float = RENEW_SECONDS,
+                 discover_seconds: float = DISCOVER_SECONDS, cluster_names: list[str] | None = None):
+        self.tick_seconds = float(tick_seconds if tick_seconds is not None else settings.KUBEDOJO_TICK_SECONDS)
+        self.holder = holder or default_holder()
+        self.lease_seconds = lease_seconds
+        self.renew_seconds = renew_seconds
+        self.discover_seconds = discover_seconds
+        self.cluster_names = cluster_names  # only these clusters (tests); None: all
+        self._channel_layer = channel_layer
+        self.clusters: dict[int, ClusterLoop] = {}
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._task: asyncio.Task | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._next_discover = 0.0
+        self._next_renew = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------
+    def start(self) -> asyncio.Task:
+        """Run the loop as a task on the running event loop."""
+        global _current
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="kubedojo-simulation")
+            _current = self
+        return self._task
+
+    async def stop(self) -> None:
+        """Stop ticking, release every lease, close the thread's database connections.
+
+        Also for a runner whose steps were called directly (tests): it then only shuts down.
+        """
+        global _current
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            if not self._task.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._task), timeout=30)
+                except TimeoutError:
+                    self._task.cancel()
+        elif self._executor is not None:
+            await self._shutdown()
+        if _current is self:
+            _current = None
+
+    def nudge(self, cluster_pk: int | None = None) -> None:
+        """Look for new clusters now (a channel message says something changed)."""
+        self._next_discover = 0.0
+        if self._wake is not None:
+            self._wake.set()
+
+    @property
+    def channel_layer(self):
+        if self._channel_layer is None:
+            from channels.layers import get_channel_layer
+
+            self._channel_layer = get_channel_layer()
+        return self._channel_layer
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        log.info("simulation runner %s started (tick %.2fs)", self.holder, self.tick_seconds)
+        try:
+            while not self._stopping:
+                started = loop.time()
+                try:
+                    await self.step()
+                except Exception:  # never let one bad pass end the loop
+                    log.exception("simulation runner: a pass of the loop failed")
+                remaining = self.tick_seconds - (loop.time() - started)
+                if remaining > 0 and not self._stopping:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=remaining)
+        finally:
+            await self._shutdown()
+
+    async def step(self) -> None:
+        """One pass of the loop: find and renew leases when due, then tick every owned cluster once."""
+        now = time.monotonic()
+        if now >= self._next_discover:
+            self._next_discover = now + self.discover_seconds
+            await self.discover()
+        if now >= self._next_renew:
+            self._next_renew = now + self.renew_seconds
+            await self.renew()
+        for state in list(self.clusters.values()):
+            if self._stopping:
+                break
+            await self.tick_cluster(state)
+
+    async def _shutdown(self) -> None:
+        try:
+            if self.clusters:
+                await self.call(self._release_all)
+            await self.call(connections.close_all)
+        except Exception:
+            log.exception("simulation runner: shutdown failed")
+        finally:
+            self.clusters.clear()
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+            log.info("simulation runner %s stopped", self.holder)
+
+    async def call(self, fn, *args, **kwargs):
+        """Run `fn(*args, **kwargs)` in the loop's one database thread (tests read through it too)."""
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubedojo-sim")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(_in_thread, fn, *args, **kwargs))
+
+    # --- leases -----------------------------------------------------------------------
+    async def discover(self) -> None:
+        try:
+            acquired = await self.call(self._acquire_new)
+        except Exception:
+            log.exception("simulation runner: looking for clusters failed")
+            return
+        for cluster in acquired:
+            self.clusters[cluster.pk] = ClusterLoop(cluster=cluster)
+            log.info("simulation runner %s now simulates cluster %r", self.holder, cluster.name)
+
+    def _acquire_new(self) -> list[Cluster]:
+        # Only clusters nobody holds (no lease, or an expired one) or that we hold already.
+        free = Q(lease__isnull=True) | Q(lease__renew_deadline__lt=timezone.now()) | Q(lease__holder=self.holder)
+        rows = Cluster.objects.filter(free).only("pk", "name", "virtual_time")
+        if self.cluster_names is not None:
+            rows = rows.filter(name__in=self.cluster_names)
+        acquired = []
+        for cluster in rows:
+            if cluster.pk in self.clusters:
+                continue
+            if SimulationLease.acquire(cluster, self.holder, self.lease_seconds):
+                # The clock restarts from the stored time: keep `virtual_now` continuous from here.
+                stamp_clock(cluster.pk, cluster.virtual_time)
+                acquired.append(cluster)
+        return acquired
+
+    async def renew(self) -> None:
+        if not self.clusters:
+            return
+        try:
+            lost = await self.call(self._renew_all, [s.cluster for s in self.clusters.values()])
+        except Exception:
+            log.exception("simulation runner: renewing leases failed")
+            return
+        for pk in lost:
+            state = self.clusters.pop(pk, None)
+            if state is not None:
+                log.warning("simulation runner %s lost the lease of cluster %r", self.holder, state.name)
+
+    def _renew_all(self, clusters: list[Cluster]) -> list[int]:
+        return [c.pk for c in clusters if not SimulationLease.renew(c, self.holder, self.lease_seconds)]
+
+    def _release_all(self) -> None:
+        for state in list(self.clusters.values()):
+            SimulationLease.release(state.cluster, self.holder)
+
+    # --- ticks ------------------------------------------------------------------------
+    async def tick_cluster(self, state: ClusterLoop) -> None:
+        now = time.monotonic()
+        if now < state.retry_at:
+            return
+        fresh = state.sim is None
+        try:
+            message = await self.call(self._tick, state, now)
+        except ClusterGone:
+            self.clusters.pop(state.pk, None)
+            await self.call(SimulationLease.release, state.cluster, self.holder)
+            log.info("cluster %r was deleted; no longer simulated", state.name)
+            return
+        except Exception:
+            state.failures += 1
+            delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (state.failures - 1))
+            state.retry_at = time.monotonic() + delay
+            state.sim = None  # rebuilt from the stored state on the retry
+            log.exception("cluster %r: tick failed (retry in %.0fs)", state.name, delay)
+            return
+        state.failures = 0
+        try:
+            if fresh:
+                # Taken over or rebuilt: what changed meanwhile is in no delta, so pages reread the database.
+                await self.channel_layer.group_send(group_name(state.pk), {"type": "cluster.resync"})
+            if message is not None:
+                await self.channel_layer.group_send(group_name(state.pk), message)
+        except Exception:
+            log.exception("cluster %r: publishing the delta failed", state.name)
+
+    def _tick(self, state: ClusterLoop, now: float) -> dict | None:
+        row = Cluster.objects.filter(pk=state.pk).values("name", "speed", "paused", "seed").first()
+        if row is None:
+            raise ClusterGone(state.pk)
+        state.cluster.name = row["name"]
+        if state.sim is None:
+            self._build(state)
+        sim = state.sim
+        clock = sim.clock
+        clock.speed, clock.paused = float(row["speed"]), bool(row["paused"])
+        wall_step = min(MAX_WALL_STEP_SECONDS, max(0.0, now - state.last_wall))
+        state.last_wall = now
+        virtual_step = 0.0 if clock.paused else wall_step * clock.speed
+        result = sim.tick(virtual_step)
+        state.ticks += 1
+        stamp_clock(state.pk, clock.now())
+        clock_state = (clock.speed, clock.paused)
+        quiet = not result.changes and not result.activities
+        if quiet and clock_state == state.published_clock and now - state.last_published < IDLE_PUBLISH_SECONDS:
+            return None
+        state.last_published = now
+        state.published_clock = clock_state
+        return tick_delta(state.name, sim, result)
+
+    def _build(self, state: ClusterLoop) -> None:
+        cluster = Cluster.objects.get(pk=state.pk)
+        clock = VirtualClock(start=float(cluster.virtual_time), speed=float(cluster.speed), paused=bool(cluster.paused))
+        store = DjangoStore(cluster, now=clock.now)
+        state.sim = Simulation(store, clock, seed=int(cluster.seed or 0), profile=simulation_profile())
+        state.sim.start()
+        state.last_wall = time.monotonic()
+        state.published_clock = None
+
+
+def _in_thread(fn, *args, **kwargs):
+    """Run one unit of the loop's database work, with connections handled as around a request."""
+    close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+__all__ = [
+    "SIMULATION_CHANNEL", "SimulationRunner", "api_for", "cluster_snapshot", "current_runner", "ensure_demo_cluster",
+    "group_name", "node_summary", "nudge_simulation", "pod_summary", "set_clock", "tick_delta", "virtual_now",
+]
