@@ -25,6 +25,8 @@ import contextlib
 import functools
 import logging
 import os
+import random
+import secrets
 import socket
 import time
 import uuid
@@ -96,7 +98,8 @@ def stamp_clock(cluster_pk: int, virtual_time: float, **fields) -> None:
 def api_for(cluster: Cluster) -> ApiServer:
     """The apiserver for requests served outside the loop (HTTP API, web terminal, lesson checks)."""
     now = functools.partial(virtual_now, cluster)
-    return ApiServer(DjangoStore(cluster, now=now), now)
+    # Requests from outside the loop need no reproducibility, and generated names must not repeat between them.
+    return ApiServer(DjangoStore(cluster, now=now), now, random.Random(secrets.randbits(64)))
 
 
 def set_clock(cluster: Cluster, *, speed: float | None = None, paused: bool | None = None) -> Cluster:

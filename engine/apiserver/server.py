@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import errors, labels
-from engine.apiserver import admission
+from engine.apiserver import admission, workload_strategy
 from engine.apiserver import patch as patching
 from engine.apiserver.fields import compile_field_selector
 from engine.clock import format_rfc3339
@@ -115,6 +115,11 @@ class ApiServer:
 
         ctx.warnings.extend(schema.check(obj, info, ctx.field_validation))
         defaults.apply_defaults(obj, info)
+        # Go omits empty maps and lists of ObjectMeta on the wire: a patch that removes the last label leaves none.
+        meta = obj["metadata"]
+        for key in ("labels", "annotations", "finalizers", "ownerReferences", "managedFields"):
+            if key in meta and not meta[key]:
+                del meta[key]
 
     def _validate(self, info: KindInfo, obj: dict, old: dict | None) -> None:
         from engine.resources import validation
@@ -214,6 +219,7 @@ class ApiServer:
         if subresource != "status":
             # A status write is the controllers' own report: the spec it carries was validated when stored.
             self._check_and_default(info, new, ctx)
+            workload_strategy.prepare_for_update(info, new, old)
             self._validate(info, new, old)
         for plugin in self.admission:
             plugin.admit_update(self, info, new, old)
@@ -339,6 +345,7 @@ class ApiServer:
 
     # --- strategies -----------------------------------------------------------------
     def _prepare_for_create(self, info: KindInfo, obj: dict) -> None:
+        workload_strategy.prepare_for_create(info, obj)
         if info.kind == "Pod":
             from engine.resources.qos import qos_class
 
