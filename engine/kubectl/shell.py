@@ -1,0 +1,739 @@
+"""A simulated shell inside a container, for `kubectl exec` and `kubectl run -it`.
+
+Nothing runs: commands read the pod (its env, mounts, image catalog entry) and a small file view.
+Files written in a session live only in that session (the container's writable layer is not kept).
+Networking commands (nslookup, wget, curl) use engine.network when it exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import posixpath
+import re
+import shlex
+from datetime import UTC, datetime
+
+from engine import errors
+from engine.kubectl import containers as cinfo
+from engine.kubelet import images as catalog
+
+RESOLV_CONF = "search {ns}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
+NGINX_CONF = """server {
+    listen       80;
+    listen  [::]:80;
+    server_name  localhost;
+
+    location / {
+        root   /usr/share/nginx/html;
+        index  index.html index.htm;
+    }
+
+    error_page   500 502 503 504  /50x.html;
+    location = /50x.html {
+        root   /usr/share/nginx/html;
+    }
+}
+"""
+DEBIAN_RELEASE = ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\n'
+                  'VERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n'
+                  'HOME_URL="https://www.debian.org/"\nSUPPORT_URL="https://www.debian.org/support"\n'
+                  'BUG_REPORT_URL="https://bugs.debian.org/"\n')
+ALPINE_RELEASE = ('NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.21.0\nPRETTY_NAME="Alpine Linux v3.21"\n'
+                  'HOME_URL="https://alpinelinux.org/"\nBUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/'
+                  '-/issues"\n')
+BASE_DIRS = ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/media", "/mnt", "/opt", "/proc", "/root", "/run",
+             "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var")
+BUSYBOX_TOOLS = {"ls", "cat", "env", "printenv", "ps", "df", "rm", "echo", "hostname", "sleep", "pwd", "whoami",
+                 "id", "touch", "mkdir", "date", "uname", "nslookup", "wget", "which", "head", "tail", "wc", "grep",
+                 "true", "false", "clear", "sh", "ash", "top", "ping", "nc", "free", "mount", "rmdir", "cp", "mv",
+                 "find", "base64", "ip", "ifconfig", "test", "seq", "expr", "kill"}
+DEBIAN_TOOLS = {"ls", "cat", "env", "printenv", "df", "rm", "echo", "hostname", "sleep", "pwd", "whoami", "id",
+                "touch", "mkdir", "date", "uname", "head", "tail", "wc", "grep", "true", "false", "clear", "sh",
+                "bash", "dash", "rmdir", "cp", "mv", "find", "base64", "test", "seq", "expr", "kill", "mount",
+                "which"}
+IMAGE_EXTRA_TOOLS = {"nginx": {"curl", "nginx"}, "httpd": {"httpd"}, "redis": {"redis-cli", "redis-server"},
+                     "postgres": {"psql"}, "mysql": {"mysql"}, "node-hello": {"node", "npm", "curl", "wget"}}
+NOT_SHELL_IMAGES = {"crasher", "leaker", "coredns"}
+
+
+def _network():
+    if importlib.util.find_spec("engine.network") is None:
+        return None, None
+    dns = traffic = None
+    if importlib.util.find_spec("engine.network.dns") is not None:
+        import engine.network.dns as dns  # type: ignore[import-not-found,no-redef]
+    if importlib.util.find_spec("engine.network.traffic") is not None:
+        import engine.network.traffic as traffic  # type: ignore[import-not-found,no-redef]
+    return dns, traffic
+
+
+class ShellSession:
+    """One shell (or one command) in a container. `run_line(line)` -> (stdout, stderr, exit code)."""
+
+    def __init__(self, api, pod: dict, container: dict, now: float, interactive: bool = True, shell: str = "sh",
+                 simulation=None):
+        self.api = api
+        self.simulation = simulation
+        self.pod = pod
+        self.container = container
+        self.now = now
+        self.interactive = interactive
+        self.family = cinfo.image_family(container.get("image", ""))
+        self.image = catalog.lookup(container.get("image", ""))
+        self.shell = shell
+        self.cwd = container.get("workingDir") or ("/" if self.family == "busybox" else "/")
+        self.env = dict(cinfo.environment(api, pod, container))
+        self.env_order = list(self.env)
+        self.files: dict[str, str] = {}
+        self.dirs: set[str] = set()
+        self.removed: set[str] = set()
+        self.done = False
+        self.exit_code = 0
+        self.last_status = 0
+        self._build_files()
+
+    # --- the file view ------------------------------------------------------------------------------------
+    def _build_files(self) -> None:
+        meta = self.pod["metadata"]
+        ns = meta.get("namespace", "default")
+        ip = (self.pod.get("status") or {}).get("podIP", "")
+        hostname = meta["name"]
+        self.files["/etc/hostname"] = hostname + "\n"
+        self.files["/etc/hosts"] = ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
+                                    "ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\n"
+                                    "fe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
+                                    f"{ip}\t{hostname}\n")
+        self.files["/etc/resolv.conf"] = RESOLV_CONF.format(ns=ns)
+        self.files["/etc/os-release"] = ALPINE_RELEASE if self.family == "busybox" else DEBIAN_RELEASE
+        self.files["/etc/passwd"] = "root:x:0:0:root:/root:/bin/sh\n"
+        sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+        self.files[f"{sa}/namespace"] = ns
+        self.files[f"{sa}/token"] = "eyJhbGciOiJSUzI1NiIsImtpZCI6Imt1YmVkb2pvIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6" \
+                                    + ns + "ZGVmYXVsdCJ9.c2lnbmF0dXJl"
+        self.files[f"{sa}/ca.crt"] = "-----BEGIN CERTIFICATE-----\nMIIDBjCCAe6gAwIBAgIBATANBgkqhkiG9w0BAQsFADAVMRMw\n" \
+                                     "-----END CERTIFICATE-----\n"
+        name = self.image.name if self.image else ""
+        if name == "nginx":
+            html = self.image.http.get("/", "") if self.image else ""
+            self.files["/usr/share/nginx/html/index.html"] = html
+            self.files["/usr/share/nginx/html/50x.html"] = "<!DOCTYPE html>\n<html>\n<head>\n<title>Error</title>\n"
+            self.files["/etc/nginx/conf.d/default.conf"] = NGINX_CONF
+            self.files["/etc/nginx/nginx.conf"] = "user  nginx;\nworker_processes  auto;\n"
+        elif name == "httpd":
+            self.files["/usr/local/apache2/htdocs/index.html"] = self.image.http.get("/", "") if self.image else ""
+        elif name == "node-hello":
+            self.files["/server.js"] = ("var http = require('http');\nvar handleRequest = function(request, response) "
+                                        "{\n  response.writeHead(200);\n  response.end('Hello Kubernetes!');\n};\n"
+                                        "var www = http.createServer(handleRequest);\nwww.listen(8080);\n")
+        for d in BASE_DIRS:
+            self.dirs.add(d)
+        self.dirs.update({"/usr/local", "/usr/local/bin", "/usr/bin", "/var/run", "/var/log", "/root"})
+        for mount in self.container.get("volumeMounts") or []:
+            self._mount(mount)
+
+    def _mount(self, mount: dict) -> None:
+        path = mount.get("mountPath", "")
+        volume = next((v for v in (self.pod.get("spec") or {}).get("volumes") or []
+                       if v.get("name") == mount.get("name")), None)
+        self.dirs.add(path)
+        if volume is None:
+            return
+        ns = self.pod["metadata"].get("namespace", "default")
+        source = volume.get("configMap") or volume.get("secret")
+        if source is None:
+            return
+        kind = "ConfigMap" if "configMap" in volume else "Secret"
+        name = source.get("name") or source.get("secretName", "")
+        try:
+            obj = self.api.get(kind, ns, name)
+        except errors.ApiError:
+            return
+        data = cinfo._data(obj)
+        if kind == "ConfigMap":
+            for key, value in (obj.get("binaryData") or {}).items():
+                data[key] = base64.b64decode(value).decode("utf-8", "replace")
+        items = source.get("items")
+        if items:
+            data = {i.get("path", i.get("key")): data.get(i.get("key"), "") for i in items if i.get("key") in data}
+        sub = mount.get("subPath")
+        if sub:
+            if sub in data:
+                self.files[path] = data[sub]
+            return
+        for key, value in data.items():
+            self.files[posixpath.join(path, key)] = value
+
+    def _abs(self, path: str) -> str:
+        if path.startswith("~"):
+            path = "/root" + path[1:]
+        return posixpath.normpath(posixpath.join(self.cwd, path))
+
+    def _is_dir(self, path: str) -> bool:
+        if path == "/":
+            return True
+        if path in self.removed:
+            return False
+        if path in self.dirs:
+            return True
+        prefix = path.rstrip("/") + "/"
+        return any(p.startswith(prefix) and p not in self.removed for p in list(self.files) + list(self.dirs))
+
+    def _exists(self, path: str) -> bool:
+        return (path in self.files and path not in self.removed) or self._is_dir(path)
+
+    def _children(self, path: str) -> list[str]:
+        prefix = "/" if path == "/" else path.rstrip("/") + "/"
+        names = set()
+        for p in list(self.files) + list(self.dirs):
+            if p in self.removed or not p.startswith(prefix) or p == path:
+                continue
+            rest = p[len(prefix):]
+            if rest:
+                names.add(rest.split("/")[0])
+        return sorted(names)
+
+    # --- the prompt --------------------------------------------------------------------------------------
+    @property
+    def prompt(self) -> str:
+        if self.family == "busybox":
+            return f"{self.cwd} # "
+        if self.shell == "bash":
+            return f"root@{self.pod['metadata']['name']}:{self.cwd}# "
+        return "# "
+
+    def tools(self) -> set[str]:
+        base = set(BUSYBOX_TOOLS if self.family == "busybox" else DEBIAN_TOOLS)
+        if self.image is not None:
+            base |= IMAGE_EXTRA_TOOLS.get(self.image.name, set())
+        return base
+
+    def has_shell(self, name: str) -> bool:
+        if self.image is not None and self.image.name in NOT_SHELL_IMAGES:
+            return False
+        if name in ("sh", "/bin/sh"):
+            return True
+        if name in ("bash", "/bin/bash"):
+            return self.family == "debian"
+        if name in ("ash", "/bin/ash"):
+            return self.family == "busybox"
+        return False
+
+    # --- running ---------------------------------------------------------------------------------------
+    def run_argv(self, argv: list[str]) -> tuple[str, str, int]:
+        """Run one command as exec does (no shell parsing of the words)."""
+        return self._command(argv, "")
+
+    def run_line(self, line: str) -> tuple[str, str, int]:
+        out: list[str] = []
+        err: list[str] = []
+        status = 0
+        for segment, op in _split_operators(line):
+            if op == "&&" and status != 0:
+                continue
+            if op == "||" and status == 0:
+                continue
+            stdout, stderr, status = self._run_segment(segment)
+            out.append(stdout)
+            err.append(stderr)
+            if self.done:
+                break
+        self.last_status = status
+        return "".join(out), "".join(err), status
+
+    def _expand(self, text: str) -> str:
+        def var(m: re.Match) -> str:
+            name = m.group(1) or m.group(2)
+            if name == "?":
+                return str(self.last_status)
+            if name == "HOSTNAME":
+                return self.env.get("HOSTNAME", "")
+            return self.env.get(name, "")
+
+        text = re.sub(r"\$\(hostname\)", self.pod["metadata"]["name"], text)
+        return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*|\?)", var, text)
+
+    def _run_segment(self, segment: str) -> tuple[str, str, int]:
+        segment = segment.strip()
+        if not segment or segment.startswith("#"):
+            return "", "", 0
+        redirect = None
+        m = re.match(r"^(.*?)\s*(>>|>)\s*(\S+)\s*$", segment)
+        if m and m.group(1).count("'") % 2 == 0 and m.group(1).count('"') % 2 == 0:
+            segment, redirect = m.group(1), (m.group(2), m.group(3))
+        try:
+            words = shlex.split(self._expand(segment))
+        except ValueError:
+            return "", f"{self._name()}: syntax error: unterminated quoted string\n", 2
+        if not words:
+            return "", "", 0
+        out, err, code = self._command(words, segment)
+        if redirect is not None:
+            path = self._abs(self._expand(redirect[1]))
+            if redirect[0] == ">>":
+                self.files[path] = self.files.get(path, "") + out
+            else:
+                self.files[path] = out
+            self.removed.discard(path)
+            out = ""
+        return out, err, code
+
+    def _name(self) -> str:
+        return "sh" if self.shell in ("sh", "ash") or self.family == "busybox" else self.shell
+
+    def _not_found(self, word: str) -> tuple[str, str, int]:
+        if self.family == "busybox":
+            return "", f"sh: {word}: not found\n", 127
+        if self.shell == "bash":
+            return "", f"bash: {word}: command not found\n", 127
+        return "", f"sh: 1: {word}: not found\n", 127
+
+    def _command(self, words: list[str], raw: str) -> tuple[str, str, int]:
+        cmd, args = words[0], words[1:]
+        base = posixpath.basename(cmd)
+        if "=" in cmd and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", cmd) and not args:
+            key, _, value = cmd.partition("=")
+            self._set_env(key, value)
+            return "", "", 0
+        if base in ("exit", "logout"):
+            self.done = True
+            self.exit_code = int(args[0]) if args and args[0].isdigit() else self.last_status
+            return "", "", self.exit_code
+        if base == "cd":
+            target = self._abs(args[0] if args else "/root")
+            if not self._is_dir(target):
+                msg = f"sh: cd: can't cd to {args[0]}: No such file or directory\n" if self.family == "busybox" \
+                    else f"sh: 1: cd: can't cd to {args[0]}\n"
+                return "", msg, 2 if self.family != "busybox" else 1
+            self.cwd = target
+            return "", "", 0
+        if base == "export":
+            for item in args:
+                key, _, value = item.partition("=")
+                self._set_env(key, value)
+            return "", "", 0
+        if base == "unset":
+            for key in args:
+                self.env.pop(key, None)
+            return "", "", 0
+        if base not in self.tools() and base not in ("echo", "pwd", "true", "false", "test", "["):
+            return self._not_found(cmd)
+        handler = getattr(self, "_cmd_" + base.replace("-", "_"), None)
+        if handler is None:
+            return "", "", 0
+        return handler(args)
+
+    def _set_env(self, key: str, value: str) -> None:
+        if key not in self.env:
+            self.env_order.append(key)
+        self.env[key] = value
+
+    # --- commands -----------------------------------------------------------------------------------------
+    def _cmd_echo(self, args):
+        newline = True
+        if args and args[0] == "-n":
+            newline, args = False, args[1:]
+        return " ".join(args) + ("\n" if newline else ""), "", 0
+
+    def _cmd_pwd(self, args):
+        return self.cwd + "\n", "", 0
+
+    def _cmd_true(self, args):
+        return "", "", 0
+
+    def _cmd_false(self, args):
+        return "", "", 1
+
+    def _cmd_clear(self, args):
+        return "\x1b[H\x1b[2J", "", 0
+
+    def _cmd_hostname(self, args):
+        if args and args[0] == "-i":
+            return (self.pod.get("status") or {}).get("podIP", "") + "\n", "", 0
+        return self.pod["metadata"]["name"] + "\n", "", 0
+
+    def _cmd_whoami(self, args):
+        return "root\n", "", 0
+
+    def _cmd_id(self, args):
+        if self.family == "busybox":
+            return ("uid=0(root) gid=0(root) groups=0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),"
+                    "11(floppy),20(dialout),26(tape),27(video)\n"), "", 0
+        return "uid=0(root) gid=0(root) groups=0(root)\n", "", 0
+
+    def _cmd_sleep(self, args):
+        return "", "", 0
+
+    def _cmd_date(self, args):
+        return datetime.fromtimestamp(self.now, tz=UTC).strftime("%a %b %d %H:%M:%S UTC %Y") + "\n", "", 0
+
+    def _cmd_uname(self, args):
+        if "-a" in args:
+            return (f"Linux {self.pod['metadata']['name']} 6.8.0-1015-gcp #17-Ubuntu SMP Mon Sep  2 14:54:06 UTC 2024 "
+                    "x86_64 " + ("Linux" if self.family == "busybox" else "GNU/Linux") + "\n"), "", 0
+        if "-r" in args:
+            return "6.8.0-1015-gcp\n", "", 0
+        return "Linux\n", "", 0
+
+    def _cmd_env(self, args):
+        return "".join(f"{k}={self.env[k]}\n" for k in self.env_order if k in self.env), "", 0
+
+    def _cmd_printenv(self, args):
+        if args:
+            values = [self.env[a] for a in args if a in self.env]
+            return "".join(v + "\n" for v in values), "", 0 if len(values) == len(args) else 1
+        return self._cmd_env(args)
+
+    def _cmd_which(self, args):
+        out = []
+        for a in args:
+            if a in self.tools():
+                out.append(("/bin/" if self.family == "busybox" else "/usr/bin/") + a)
+        return "".join(o + "\n" for o in out), "", 0 if len(out) == len(args) else 1
+
+    def _cmd_ls(self, args):
+        flags = "".join(a[1:] for a in args if a.startswith("-"))
+        paths = [a for a in args if not a.startswith("-")] or ["."]
+        out, err, code = [], [], 0
+        for p in paths:
+            path = self._abs(p)
+            if not self._exists(path):
+                err.append(f"ls: {p}: No such file or directory\n" if self.family == "busybox" else
+                           f"ls: cannot access '{p}': No such file or directory\n")
+                code = 1 if self.family == "busybox" else 2
+                continue
+            if not self._is_dir(path):
+                out.append(self._ls_entry(path, p, "l" in flags) + "\n")
+                continue
+            names = self._children(path)
+            if "a" in flags:
+                names = [".", ".."] + names
+            if len(paths) > 1:
+                out.append(f"{p}:\n")
+            if "l" in flags:
+                out.append(f"total {4 * len(names)}\n")
+                for n in names:
+                    out.append(self._ls_entry(posixpath.join(path, n), n, True) + "\n")
+            elif names:
+                out.append("\n".join(names) + "\n" if not self.interactive else "  ".join(names) + "\n")
+        return "".join(out), "".join(err), code
+
+    def _ls_entry(self, path: str, shown: str, long: bool) -> str:
+        if not long:
+            return shown
+        stamp = datetime.fromtimestamp(self.now, tz=UTC).strftime("%b %d %H:%M")
+        if self._is_dir(path):
+            return f"drwxr-xr-x    2 root     root          4096 {stamp} {shown}"
+        size = len(self.files.get(path, "").encode())
+        return f"-rw-r--r--    1 root     root    {size:>10} {stamp} {shown}"
+
+    def _read(self, p: str, tool: str) -> tuple[str | None, str]:
+        path = self._abs(p)
+        if self._is_dir(path):
+            return None, f"{tool}: read error: Is a directory\n" if self.family == "busybox" else \
+                f"{tool}: {p}: Is a directory\n"
+        if path not in self.files or path in self.removed:
+            return None, f"{tool}: can't open '{p}': No such file or directory\n" if self.family == "busybox" else \
+                f"{tool}: {p}: No such file or directory\n"
+        return self.files[path], ""
+
+    def _cmd_cat(self, args):
+        out, err, code = [], [], 0
+        for p in args:
+            text, problem = self._read(p, "cat")
+            if text is None:
+                err.append(problem)
+                code = 1
+            else:
+                out.append(text)
+        return "".join(out), "".join(err), code
+
+    def _cmd_head(self, args, tail: bool = False):
+        count = 10
+        files = []
+        i = 0
+        while i < len(args):
+            if args[i] == "-n" and i + 1 < len(args):
+                count = int(args[i + 1].lstrip("+-") or 10)
+                i += 2
+                continue
+            if re.match(r"^-\d+$", args[i]):
+                count = int(args[i][1:])
+            elif args[i] != "-f":
+                files.append(args[i])
+            i += 1
+        out, err = [], []
+        for p in files:
+            text, problem = self._read(p, "tail" if tail else "head")
+            if text is None:
+                err.append(problem)
+                continue
+            lines = text.splitlines(keepends=True)
+            out.extend(lines[-count:] if tail else lines[:count])
+        return "".join(out), "".join(err), 1 if err else 0
+
+    def _cmd_tail(self, args):
+        return self._cmd_head(args, tail=True)
+
+    def _cmd_wc(self, args):
+        files = [a for a in args if not a.startswith("-")]
+        out = []
+        for p in files:
+            text, problem = self._read(p, "wc")
+            if text is None:
+                return "", problem, 1
+            if "-l" in args:
+                out.append(f"{text.count(chr(10))} {p}\n")
+            else:
+                out.append(f"{text.count(chr(10)):>7} {len(text.split()):>7} {len(text.encode()):>7} {p}\n")
+        return "".join(out), "", 0
+
+    def _cmd_grep(self, args):
+        opts = [a for a in args if a.startswith("-")]
+        rest = [a for a in args if not a.startswith("-")]
+        if not rest:
+            return "", "Usage: grep [OPTIONS] PATTERN [FILE]...\n", 2
+        pattern, files = rest[0], rest[1:]
+        flags = re.I if "-i" in opts else 0
+        out = []
+        for p in files:
+            text, problem = self._read(p, "grep")
+            if text is None:
+                return "".join(out), problem, 2
+            for line in text.splitlines():
+                if bool(re.search(pattern, line, flags)) != ("-v" in opts):
+                    out.append((f"{p}:" if len(files) > 1 else "") + line + "\n")
+        return "".join(out), "", 0 if out else 1
+
+    def _cmd_touch(self, args):
+        for p in args:
+            path = self._abs(p)
+            self.files.setdefault(path, "")
+            self.removed.discard(path)
+        return "", "", 0
+
+    def _cmd_mkdir(self, args):
+        for p in [a for a in args if not a.startswith("-")]:
+            path = self._abs(p)
+            if self._exists(path) and "-p" not in args:
+                return "", f"mkdir: can't create directory '{p}': File exists\n", 1
+            self.dirs.add(path)
+            self.removed.discard(path)
+        return "", "", 0
+
+    def _cmd_rm(self, args):
+        recursive = any(a.startswith("-") and ("r" in a or "R" in a) for a in args)
+        force = any(a.startswith("-") and "f" in a for a in args)
+        err, code = [], 0
+        for p in [a for a in args if not a.startswith("-")]:
+            path = self._abs(p)
+            if not self._exists(path):
+                if not force:
+                    err.append(f"rm: can't remove '{p}': No such file or directory\n" if self.family == "busybox"
+                               else f"rm: cannot remove '{p}': No such file or directory\n")
+                    code = 1
+                continue
+            if self._is_dir(path) and not recursive:
+                err.append(f"rm: '{p}' is a directory\n" if self.family == "busybox"
+                           else f"rm: cannot remove '{p}': Is a directory\n")
+                code = 1
+                continue
+            self.removed.add(path)
+            prefix = path.rstrip("/") + "/"
+            for f in list(self.files) + list(self.dirs):
+                if f.startswith(prefix):
+                    self.removed.add(f)
+        return "", "".join(err), code
+
+    def _cmd_ps(self, args):
+        if self.family != "busybox":
+            return self._not_found("ps")
+        rows = [(1, "root", self._main_command())]
+        pid = 29 if self.image and self.image.name == "nginx" else 7
+        if self.image is not None:
+            for user, command in self.image.processes[1:]:
+                if "{per_cpu}" in command:
+                    for _ in range(2):
+                        rows.append((pid, user, command.replace("{per_cpu}", "").strip()))
+                        pid += 1
+                else:
+                    rows.append((pid, user, command))
+                    pid += 1
+        if self.interactive:
+            rows.append((pid, "root", self.shell))
+            pid += 1
+        rows.append((pid, "root", "ps" + ("" if not args else " " + " ".join(args))))
+        lines = ["PID   USER     TIME  COMMAND"] + [f"{p:>5} {u:<8} {'0:00':>5} {c}" for p, u, c in rows]
+        return "\n".join(lines) + "\n", "", 0
+
+    def _main_command(self) -> str:
+        command = list(self.container.get("command") or []) + list(self.container.get("args") or [])
+        if self.image is not None and self.image.processes and (
+                not command or tuple(command) == self.image.default_args or command[0] == self.image.name):
+            # the image's own program (nginx renames its master process)
+            return self.image.processes[0][1].replace("{per_cpu}", "").strip()
+        if command:
+            return " ".join(command)
+        if self.image is not None and self.image.processes:
+            return self.image.processes[0][1].replace("{per_cpu}", "").strip()
+        return "sh"
+
+    def _cmd_df(self, args):
+        human = "-h" in args
+        if human:
+            rows = [("Filesystem", "Size", "Used", "Avail", "Use%", "Mounted on"),
+                    ("overlay", "98G", "12G", "82G", "13%", "/"), ("tmpfs", "64M", "0", "64M", "0%", "/dev"),
+                    ("shm", "64M", "0", "64M", "0%", "/dev/shm"),
+                    ("/dev/root", "98G", "12G", "82G", "13%", "/etc/hosts"),
+                    ("tmpfs", "3.8G", "12K", "3.8G", "1%", "/run/secrets/kubernetes.io/serviceaccount")]
+            for mount in self.container.get("volumeMounts") or []:
+                rows.insert(-1, ("/dev/root", "98G", "12G", "82G", "13%", mount.get("mountPath", "")))
+            lines = [f"{r[0]:<16}{r[1]:>7}{r[2]:>6}{r[3]:>6}{r[4]:>5} {r[5]}" for r in rows]
+            return "\n".join(lines) + "\n", "", 0
+        rows = [("Filesystem", "1K-blocks", "Used", "Available", "Use%", "Mounted on"),
+                ("overlay", "102626232", "12582912", "85824436", "13%", "/"),
+                ("tmpfs", "65536", "0", "65536", "0%", "/dev"),
+                ("shm", "65536", "0", "65536", "0%", "/dev/shm"),
+                ("/dev/root", "102626232", "12582912", "85824436", "13%", "/etc/hosts"),
+                ("tmpfs", "3984588", "12", "3984576", "1%", "/run/secrets/kubernetes.io/serviceaccount")]
+        lines = [f"{r[0]:<20}{r[1]:>10}{r[2]:>10}{r[3]:>10}{r[4]:>5} {r[5]}" for r in rows]
+        return "\n".join(lines) + "\n", "", 0
+
+    def _cmd_base64(self, args):
+        files = [a for a in args if not a.startswith("-")]
+        if not files:
+            return "", "", 0
+        text, problem = self._read(files[0], "base64")
+        if text is None:
+            return "", problem, 1
+        if "-d" in args:
+            try:
+                return base64.b64decode(text).decode("utf-8", "replace"), "", 0
+            except ValueError:
+                return "", "base64: invalid input\n", 1
+        return base64.b64encode(text.encode()).decode() + "\n", "", 0
+
+    def _cmd_kill(self, args):
+        return "", "", 0
+
+    def _cmd_sh(self, args):
+        if "-c" in args and args.index("-c") + 1 < len(args):
+            inner = ShellSession(self.api, self.pod, self.container, self.now, interactive=False, shell=self.shell)
+            inner.cwd, inner.env, inner.env_order = self.cwd, dict(self.env), list(self.env_order)
+            inner.files, inner.dirs, inner.removed = self.files, self.dirs, self.removed
+            out, err, code = inner.run_line(args[args.index("-c") + 1])
+            return out, err, code
+        return "", "", 0
+
+    _cmd_bash = _cmd_sh
+    _cmd_ash = _cmd_sh
+    _cmd_dash = _cmd_sh
+
+    def _cmd_nginx(self, args):
+        if "-v" in args or "-V" in args:
+            return "", f"nginx version: nginx/{self.image.version if self.image else ''}\n", 0
+        if "-t" in args:
+            return "", ("nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"
+                        "nginx: configuration file /etc/nginx/nginx.conf test is successful\n"), 0
+        return "", "", 0
+
+    # --- networking ---------------------------------------------------------------------------------------------
+    def _cmd_nslookup(self, args):
+        names = [a for a in args if not a.startswith("-")]
+        if not names:
+            return "", "", 1
+        name = names[0]
+        dns, _ = _network()
+        if self.simulation is not None and dns is not None and hasattr(dns, "nslookup"):
+            style = "busybox" if self.family == "busybox" else "bind"
+            try:
+                text, code = dns.nslookup(self.simulation, self.pod, name, names[1] if len(names) > 1 else None,
+                                          style=style)
+                return text, "", code
+            except (TypeError, ValueError, KeyError):
+                pass
+        answer = None
+        resolver = None
+        for attr in ("resolve", "lookup", "resolve_name"):
+            if dns is not None and hasattr(dns, attr):
+                resolver = getattr(dns, attr)
+                break
+        if resolver is not None:
+            try:
+                answer = resolver(self.api, name, self.pod["metadata"].get("namespace", "default"))
+            except TypeError:
+                answer = None
+        header = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n" if self.family == "busybox" else \
+            "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n"
+        if answer:
+            fqdn, ips = (answer if isinstance(answer, tuple) else (name, answer))
+            if isinstance(ips, str):
+                ips = [ips]
+            body = "".join(f"Name:\t{fqdn}\nAddress: {ip}\n" for ip in ips)
+            return header + body + "\n", "", 0
+        return header + f"** server can't find {name}: NXDOMAIN\n\n", "", 1
+
+    def _http(self, tool: str, args: list[str]) -> tuple[str, str, int]:
+        urls = [a for a in args if not a.startswith("-") and a not in ("-",)]
+        quiet = any(a in ("-q", "-s", "-qO-", "-sS") for a in args)
+        if not urls:
+            return "", f"{tool}: no URL given\n" if tool == "curl" else "BusyBox v1.37.0 multi-call binary.\n", 1
+        url = urls[-1]
+        host = re.sub(r"^https?://", "", url).split("/")[0].split(":")[0]
+        _, traffic = _network()
+        request = getattr(traffic, "request", None) if traffic is not None else None
+        if request is not None:
+            try:
+                result = request(self.api, self.pod, url)
+            except TypeError:
+                result = None
+            if result is not None:
+                body = getattr(result, "body", None)
+                if body is None and isinstance(result, tuple):
+                    body = result[-1]
+                if body is not None:
+                    prefix = "" if tool == "curl" or quiet else (
+                        f"Connecting to {host} ({host}:80)\nwriting to stdout\n")
+                    return str(body), prefix if tool == "wget" else "", 0
+        if tool == "curl":
+            return "", f"curl: (6) Could not resolve host: {host}\n", 6
+        return "", f"wget: bad address '{host}'\n", 1
+
+    def _cmd_wget(self, args):
+        return self._http("wget", args)
+
+    def _cmd_curl(self, args):
+        return self._http("curl", args)
+
+
+def _split_operators(line: str) -> list[tuple[str, str]]:
+    """Split a line at ;, && and || outside quotes: (segment, operator before it)."""
+    parts: list[tuple[str, str]] = []
+    current: list[str] = []
+    quote = ""
+    op = ""
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif line.startswith("&&", i) or line.startswith("||", i):
+            parts.append(("".join(current), op))
+            op = line[i:i + 2]
+            current = []
+            i += 2
+            continue
+        elif ch == ";":
+            parts.append(("".join(current), op))
+            op = ";"
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    parts.append(("".join(current), op))
+    return parts
