@@ -20,6 +20,7 @@ from engine.clock import VirtualClock
 from engine.controllers.base import Controller
 from engine.events import EventRecorder
 from engine.informer import Informer
+from engine.network.config import NetworkConfig
 from engine.store import Change, Store
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,14 @@ class Client:
 
 class Simulation:
     def __init__(self, store: Store, clock: VirtualClock | None = None, seed: int = 0,
-                 controllers: list[type[Controller]] | None = None, profile: str = "realistic"):
+                 controllers: list[type[Controller]] | None = None, profile: str = "realistic",
+                 network_config: NetworkConfig | None = None):
         self.store = store
         self.clock = clock or VirtualClock()
+        self.seed = seed
         self.rng = random.Random(seed)
+        # kube-proxy mode, traffic sources...: the runtime passes the Cluster's settings.
+        self.network_config = network_config or NetworkConfig()
         self.profile = profile
         self.api = ApiServer(store, self.clock.now, self.rng)
         self.cache = Informer(store)

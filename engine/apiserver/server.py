@@ -331,6 +331,13 @@ class ApiServer:
         ns_obj.setdefault("spec", {})["finalizers"] = []
         self.store.update(ns_obj)  # the last finalizer gone, the store removes the namespace
 
+    def evict(self, namespace: str, name: str, grace_period_seconds: int | None = None,
+              ctx: RequestContext | None = None) -> dict:
+        """pods/eviction: delete a pod unless that would break its PodDisruptionBudget (429); see eviction.py."""
+        from engine.apiserver import eviction
+
+        return eviction.evict(self, namespace, name, grace_period_seconds, ctx)
+
     def bind(self, namespace: str, name: str, node: str) -> dict:
         """pods/binding: what kube-scheduler posts."""
         pod = self.get("Pod", namespace, name)

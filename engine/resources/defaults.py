@@ -309,8 +309,14 @@ def set_job_selector(job: dict, uid: str) -> None:
         "controller-uid": uid,
         "job-name": name,
     }
-    if not spec.get("selector"):
-        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    # As generateSelector does: the uid joins a selector the user gave (validation then refuses it as
+    # "`selector` not auto-generated" unless it selects exactly this uid).
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        selector = spec["selector"] = {}
+    if not isinstance(selector.get("matchLabels"), dict):
+        selector["matchLabels"] = {}
+    selector["matchLabels"].setdefault("batch.kubernetes.io/controller-uid", uid)
     template = spec.setdefault("template", {})
     labels = template.setdefault("metadata", {}).setdefault("labels", {})
     for key, value in generated.items():

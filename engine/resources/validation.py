@@ -943,7 +943,19 @@ def _validate_job_spec(spec: dict, path: str) -> Causes:
 
 
 def validate_job(obj: dict) -> Causes:
-    return _validate_job_spec(_spec(obj), "spec")
+    return _validate_job_spec(_spec(obj), "spec") + _validate_generated_selector(obj)
+
+
+def _validate_generated_selector(obj: dict) -> Causes:
+    """Without manualSelector the selector must be the generated one, selecting this Job's uid only."""
+    spec = _spec(obj)
+    uid = _dict(obj.get("metadata")).get("uid")
+    selector = spec.get("selector")
+    if spec.get("manualSelector") or selector is None or not uid:
+        return []  # the apiserver generates the selector (with the uid) before validating
+    if selector_matches(selector, {"batch.kubernetes.io/controller-uid": uid}):
+        return []
+    return [_invalid_raw("spec.selector", gofmt.label_selector(selector), "`selector` not auto-generated")]
 
 
 def validate_job_update(new: dict, old: dict) -> Causes:
