@@ -136,5 +136,94 @@ class ServiceAllocation(Plugin):
             used.add(wanted)
 
 
+class DefaultStorageClass(Plugin):
+    """A claim created without `storageClassName` gets the default StorageClass (the newest if several)."""
+
+    MARKERS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
+
+    def admit_create(self, api, info, obj, namespace):
+        if info.kind != "PersistentVolumeClaim":
+            return
+        spec = obj.setdefault("spec", {})
+        annotations = obj["metadata"].get("annotations") or {}
+        if spec.get("storageClassName") is not None or "volume.beta.kubernetes.io/storage-class" in annotations:
+            return
+        classes, _ = api.store.list("StorageClass")
+        marked = [c for c in classes if any((c["metadata"].get("annotations") or {}).get(m) == "true"
+                                            for m in self.MARKERS)]
+        if marked:
+            newest = max(marked, key=lambda c: (c["metadata"].get("creationTimestamp") or "", c["metadata"]["name"]))
+            spec["storageClassName"] = newest["metadata"]["name"]
+
+
+# The two classes every apiserver creates at startup (`kubectl get priorityclass` lists them).
+SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+
+class Priority(Plugin):
+    """Pods get `spec.priority` (and `preemptionPolicy`) from their PriorityClass, or from the global default
+    class; only one PriorityClass may be the global default."""
+
+    def _class(self, api, name: str) -> dict | None:
+        found = api.store.get("PriorityClass", "", name)
+        if found is None and name in SYSTEM_PRIORITY_CLASSES:
+            found = {"metadata": {"name": name}, "value": SYSTEM_PRIORITY_CLASSES[name],
+                     "preemptionPolicy": "PreemptLowerPriority"}
+        return found
+
+    def _default(self, api) -> dict | None:
+        classes, _ = api.store.list("PriorityClass")
+        defaults = [c for c in classes if c.get("globalDefault")]
+        return min(defaults, key=lambda c: int(c.get("value") or 0)) if defaults else None
+
+    def admit_create(self, api, info, obj, namespace):
+        if info.kind == "PriorityClass":
+            self._one_default(api, obj, None)
+        if info.kind != "Pod":
+            return
+        spec = obj.setdefault("spec", {})
+        name = spec.get("priorityClassName")
+        if name:
+            found = self._class(api, name)
+            if found is None:
+                raise errors.forbidden("pods", obj["metadata"].get("name", ""), "",
+                                       f"no PriorityClass with name {name} was found")
+        else:
+            found = self._default(api)
+            if found is not None:
+                spec["priorityClassName"] = found["metadata"]["name"]
+                if spec.get("priority") == 0:
+                    spec.pop("priority")  # the 0 defaulting put there when no class was named
+        value = int(found.get("value") or 0) if found is not None else 0
+        if spec.get("priority") is not None and spec["priority"] != value:
+            raise errors.forbidden("pods", obj["metadata"].get("name", ""), "",
+                                   f"the integer value of priority ({spec['priority']}) must not be provided in pod "
+                                   f"spec; priority admission controller computed {value} from the given "
+                                   "PriorityClass name")
+        spec["priority"] = value
+        policy = (found or {}).get("preemptionPolicy")
+        if policy:
+            # PreemptLowerPriority may be our own defaulting; anything else the pod says must agree with its class.
+            if spec.get("preemptionPolicy") not in (None, "PreemptLowerPriority", policy):
+                raise errors.forbidden("pods", obj["metadata"].get("name", ""), "",
+                                       f"the string value of PreemptionPolicy ({spec['preemptionPolicy']}) must not "
+                                       f"be provided in pod spec; priority admission controller computed {policy} "
+                                       "from the given PriorityClass name")
+            spec["preemptionPolicy"] = policy
+
+    def admit_update(self, api, info, new, old):
+        if info.kind == "PriorityClass":
+            self._one_default(api, new, old)
+
+    def _one_default(self, api, obj: dict, old: dict | None) -> None:
+        if not obj.get("globalDefault"):
+            return
+        current = self._default(api)
+        if current is not None and (old is None or current["metadata"]["name"] != obj["metadata"]["name"]):
+            raise errors.forbidden("priorityclasses", obj["metadata"].get("name", ""), "scheduling.k8s.io",
+                                   f"PriorityClass {current['metadata']['name']} is already marked as default. "
+                                   "Only one default can exist")
+
+
 def default_chain() -> list[Plugin]:
-    return [NamespaceLifecycle(), ServiceAllocation()]
+    return [NamespaceLifecycle(), ServiceAllocation(), DefaultStorageClass(), Priority()]

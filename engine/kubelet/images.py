@@ -275,15 +275,56 @@ def node_image_entry(image: str) -> dict | None:
 
 
 def pull_error(image: str) -> str:
-    """containerd's error for an image that cannot be pulled, as the kubelet reports it."""
+    """containerd's error for an image that cannot be pulled, as the kubelet reports it (a CRI gRPC error):
+    an unknown Docker Hub repository is "pull access denied", a missing tag (or repository elsewhere) "not found"."""
     ref = parse_reference(image)
     if ref is None:
         return f'failed to pull and unpack image "{image}": invalid reference format'
-    if ref.registry == DEFAULT_REGISTRY:
-        return (f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": pull access denied, '
-                "repository does not exist or may require authorization: server message: insufficient_scope: "
-                "authorization failed")
-    return f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": {ref}: not found'
+    if ref.registry == DEFAULT_REGISTRY and lookup(image) is None:
+        return (f'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": failed to resolve '
+                f'reference "{ref}": pull access denied, repository does not exist or may require authorization: '
+                "server message: insufficient_scope: authorization failed")
+    return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": failed to resolve reference '
+            f'"{ref}": {ref}: not found')
+
+
+# Tags each simulated repository has besides `latest` and its version numbers (any version up to the catalog's
+# `version`, optionally with one of the suffixes): `nginx:1.14.2` and `nginx:1.27-alpine` exist,
+# `nginx:1.99` and `nginx:doesnotexist` do not.
+_TAG_WORDS = {
+    "docker.io/library/nginx": ("stable", "mainline", "alpine", "alpine-slim", "perl", "bookworm", "stable-alpine",
+                                "mainline-alpine", "stable-perl", "mainline-perl", "alpine-perl"),
+    "docker.io/library/httpd": ("alpine", "bookworm"),
+    "docker.io/library/busybox": ("stable", "musl", "glibc", "uclibc"),
+    "docker.io/library/alpine": ("edge",),
+    "docker.io/library/redis": ("alpine", "bookworm"),
+    "docker.io/library/mysql": ("lts", "innovation", "oracle", "debian"),
+    "docker.io/library/postgres": ("alpine", "bookworm", "bullseye"),
+    "docker.io/library/php": ("fpm", "apache", "cli", "zts", "fpm-alpine", "cli-alpine", "alpine"),
+    "gcr.io/google-samples/node-hello": ("1.0",),
+}
+_TAG_SUFFIXES = ("alpine", "alpine-slim", "perl", "bookworm", "bullseye", "slim", "fpm", "apache", "cli", "zts",
+                 "fpm-alpine", "cli-alpine", "musl", "glibc", "uclibc", "oracle", "debian")
+_VERSION_TAG = re.compile(r"^(\d+(?:\.\d+){0,2})(?:-([a-z0-9.-]+))?$")
+
+
+def has_tag(image: str) -> bool:
+    """Whether the registry has this tag of a catalog image (digests and unknown images are not judged here)."""
+    ref = parse_reference(image)
+    entry = lookup(image)
+    if ref is None or entry is None or ref.digest or ref.tag == "latest":
+        return True
+    if ref.tag in _TAG_WORDS.get(ref.repository, ()):
+        return True
+    match = _VERSION_TAG.match(ref.tag)
+    if match is None or not entry.version:
+        return False
+    suffix = match.group(2)
+    if suffix and suffix not in _TAG_SUFFIXES:
+        return False
+    wanted = tuple(int(part) for part in match.group(1).split("."))
+    newest = tuple(int(part) for part in re.findall(r"\d+", entry.version))
+    return wanted <= newest[:len(wanted)]
 
 
 # --- what a container does, given its command ------------------------------------------------------

@@ -261,7 +261,7 @@ class KubeletManager(Controller):
             return
         ctx.event("Normal", "Pulling", f'Pulling image "{image}"', name, init)
         attempt = self.image_backoff.get((ctx.uid, name), (0, None))[0]
-        if entry is None or ref is None:
+        if entry is None or ref is None or not catalog.has_tag(image):
             duration = ctx.delay(self.profile.pull_fail, f"pullfail/{name}/{attempt}")
             self.pulls[(ctx.uid, name)] = Pull(now, now, now + duration, False, error=catalog.pull_error(image))
             return

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.clock import format_rfc3339, parse_rfc3339
+from engine.kubelet import admission, probes
 from engine.kubelet import images as catalog
 from engine.kubelet import podstatus as ps
 from engine.kubelet.nodes import internal_ip
@@ -283,6 +284,8 @@ def select_accept(ctx: PodContext):
 
 
 def act_accept(ctx: PodContext, target: Target) -> None:
+    if admission.reject(ctx):  # the kubelet's own admission check (OutOfcpu, OutOfmemory, ...)
+        return
     status = ctx.status
     host_ip = internal_ip(ctx.node)
     status["phase"] = "Pending"
@@ -421,6 +424,7 @@ def _run_container(ctx: PodContext, container: dict, cs: dict, init: bool, resta
     cs["state"] = {"running": {"startedAt": ctx.stamp(f"started/{container['name']}/{restarts}")}}
     cs["started"] = True
     cs["ready"] = not init or ps.is_sidecar(container)
+    probes.on_start(container, cs, init)
 
 
 def _terminate(ctx: PodContext, cs: dict, exit_code: int, reason: str) -> None:
@@ -552,6 +556,16 @@ def act_restart(ctx: PodContext, target: Target) -> None:
     ctx.event("Normal", "Started", f"Started container {target.container}", target.container, target.init)
 
 
+# --- probes: liveness, readiness, startup (engine.kubelet.probes decides) ----------------------------------
+def select_probe(ctx: PodContext):
+    for name, init, due in probes.due(ctx):
+        yield Target(due, name, init)
+
+
+def act_probe(ctx: PodContext, target: Target) -> None:
+    probes.act(ctx, target.container, target.init, _terminate)
+
+
 # --- the lifecycle, in order (ties go to the earlier stage) -------------------------------------------
 POD_STAGES: list[Stage] = [
     Stage("kill", "deletionTimestamp set: send SIGTERM to every running container (Event Killing)",
@@ -568,6 +582,8 @@ POD_STAGES: list[Stage] = [
     Stage("image-backoff", "ErrImagePull -> ImagePullBackOff until the back-off ends", select_image_backoff,
           act_image_backoff),
     Stage("start", "image ready: Created, Started -> running", select_start, act_start),
+    Stage("probe", "probes ran: Unhealthy Events, started/ready, a failed liveness probe kills the container",
+          select_probe, act_probe),
     Stage("exit", "the container's program ended: Completed, Error or OOMKilled", select_exit, act_exit),
     Stage("backoff", "a restart must wait: CrashLoopBackOff (Event BackOff)", select_backoff, act_backoff),
     Stage("restart", "back-off over: the container runs again, restartCount + 1", select_restart, act_restart),

@@ -282,8 +282,11 @@ def _histogram(counts: dict[str, int]) -> str:
     return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
 
 
-def fit_error_message(num_nodes: int, statuses: dict[str, Status], pod: dict) -> str:
-    """FitError.Error(): `0/4 nodes are available: <reasons>. preemption: 0/4 nodes are available: <...>.`"""
+def fit_error_message(num_nodes: int, statuses: dict[str, Status], pod: dict, post_filter: str | None = None) -> str:
+    """FitError.Error(): `0/4 nodes are available: <reasons>. preemption: 0/4 nodes are available: <...>.`
+
+    `post_filter` is what preemption said ("" when it chose victims: the message then ends after the reasons);
+    None works it out for a cluster without lower-priority pods."""
     if num_nodes == 0:
         return NO_NODES_AVAILABLE
     reasons: dict[str, int] = {}
@@ -291,11 +294,13 @@ def fit_error_message(num_nodes: int, statuses: dict[str, Status], pod: dict) ->
         for reason in status.reasons:
             reasons[reason] = reasons.get(reason, 0) + 1
     message = f"0/{num_nodes} nodes are available: {_histogram(reasons)}."
-    return f"{message} preemption: {preemption_message(num_nodes, statuses, pod)}"
+    if post_filter is None:
+        post_filter = f"preemption: {preemption_message(num_nodes, statuses, pod)}"
+    return f"{message} {post_filter}" if post_filter else message
 
 
 def preemption_message(num_nodes: int, statuses: dict[str, Status], pod: dict) -> str:
-    """DefaultPreemption's PostFilter verdict when no victim can make room (we never preempt yet)."""
+    """DefaultPreemption's PostFilter verdict when no node has lower-priority pods to evict."""
     if (pod.get("spec") or {}).get("preemptionPolicy") == "Never":
         return "not eligible due to preemptionPolicy=Never."
     verdicts: dict[str, int] = {}

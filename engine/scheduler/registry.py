@@ -1,8 +1,7 @@
 """The scheduler's plugin registry and its default profile (kube-scheduler 1.32's, less what we do not simulate).
 
 Filters run in this order and a node's first rejection is its verdict; scores
-are multiplied by their weight. PodTopologySpread, InterPodAffinity and the
-volume plugins are not simulated yet.
+are multiplied by their weight. The volume plugins are not simulated yet.
 """
 
 from __future__ import annotations
@@ -12,11 +11,13 @@ from dataclasses import dataclass
 from engine.scheduler.plugins import (
     balancedallocation,
     imagelocality,
+    interpodaffinity,
     nodeaffinity,
     nodename,
     nodeports,
     noderesources_fit,
     nodeunschedulable,
+    podtopologyspread,
     tainttoleration,
 )
 
@@ -27,6 +28,8 @@ REGISTRY = {
     nodeaffinity.NAME: nodeaffinity.new,
     nodeports.NAME: nodeports.new,
     noderesources_fit.NAME: noderesources_fit.new,
+    podtopologyspread.NAME: podtopologyspread.new,
+    interpodaffinity.NAME: interpodaffinity.new,
     balancedallocation.NAME: balancedallocation.new,
     imagelocality.NAME: imagelocality.new,
 }
@@ -46,6 +49,8 @@ DEFAULT_PROFILE: tuple[PluginConfig, ...] = (
     PluginConfig(nodeaffinity.NAME, 2),
     PluginConfig(nodeports.NAME, 0),
     PluginConfig(noderesources_fit.NAME, 1),
+    PluginConfig(podtopologyspread.NAME, 2),
+    PluginConfig(interpodaffinity.NAME, 2),
     PluginConfig(balancedallocation.NAME, 1),
     PluginConfig(imagelocality.NAME, 1),
 )

@@ -11,6 +11,11 @@ back-off later, or five minutes pass.
 
 Every decision is kept, per node, in `explanations[(namespace, name)]`:
 which plugin rejected the node and why, or each plugin's weighted score.
+
+When a pod fits nowhere, DefaultPreemption (engine.scheduler.preemption) looks
+for lower-priority pods to evict; the pod is then nominated to that node
+(`status.nominatedNodeName`), which is tried first on its next cycle and is
+kept for it: other pods of no higher priority see the room as taken.
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ from engine.scheduler.framework import (
     CycleState,
     NodeInfo,
     PodInfo,
+    Requests,
     Status,
     counts_on_node,
     fit_error_message,
     pod_requests,
 )
+from engine.scheduler.plugins.interpodaffinity import has_pod_affinity
+from engine.scheduler.preemption import DefaultPreemption, clone_node, priority
 from engine.store import DELETED, Change, copy_json
 
 SCHEDULER_NAME = "default-scheduler"
@@ -92,6 +100,11 @@ class Scheduler(Controller):
         self._attempts: dict[NsName, int] = {}
         self._backoff_until: dict[NsName, float] = {}
         self.explanations: OrderedDict[NsName, dict] = OrderedDict()
+        self.affinity_pods: dict[NsName, str] = {}  # placed pods with inter-pod (anti-)affinity -> their node
+        self.nominated: dict[str, dict[NsName, tuple[int, Requests]]] = {}  # node -> pods nominated there
+        self._nominated_at: dict[NsName, str] = {}
+        self.preemption = DefaultPreemption(self)
+        self._prioritized = False  # some pod has a non-zero priority: the queue is sorted (PrioritySort)
         self._loaded = False
 
     # --- the scheduler's own cache ---------------------------------------------------------
@@ -100,6 +113,9 @@ class Scheduler(Controller):
         self._assigned.clear()
         self._relevant.clear()
         self.image_spread.clear()
+        self.affinity_pods.clear()
+        self.nominated.clear()
+        self._nominated_at.clear()
         for node in self.sim.cache.list("Node"):
             self._set_node(node)
         for pod in self.sim.cache.list("Pod"):
@@ -153,6 +169,7 @@ class Scheduler(Controller):
         key = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
         node_name = (pod.get("spec") or {}).get("nodeName")
         current = self._assigned.get(key)
+        self._track_nomination(key, pod)
         if counts_on_node(pod):
             if current == node_name:
                 return False
@@ -161,11 +178,42 @@ class Scheduler(Controller):
             if info is not None:
                 info.add_pod(key, pod_requests(pod))
             self._assigned[key] = node_name
+            if has_pod_affinity(pod):
+                self.affinity_pods[key] = node_name
             return freed
         return self._untrack(key)
 
+    def _track_nomination(self, key: NsName, pod: dict) -> None:
+        node = (pod.get("status") or {}).get("nominatedNodeName")
+        if node and not (pod.get("spec") or {}).get("nodeName") and not pod["metadata"].get("deletionTimestamp"):
+            self._unnominate(key)
+            self.nominated.setdefault(node, {})[key] = (priority(pod), pod_requests(pod))
+            self._nominated_at[key] = node
+        elif key in self._nominated_at:
+            self._unnominate(key)
+
+    def _unnominate(self, key: NsName) -> None:
+        node = self._nominated_at.pop(key, None)
+        if node is not None:
+            pods = self.nominated.get(node) or {}
+            pods.pop(key, None)
+            if not pods:
+                self.nominated.pop(node, None)
+
+    def _with_nominated(self, node: NodeInfo, pod: dict, nskey: NsName) -> NodeInfo:
+        """The node as this pod must see it: with the room of pods nominated there of at least its priority."""
+        mine = priority(pod)
+        extra = [(k, req) for k, (prio, req) in self.nominated[node.name].items() if k != nskey and prio >= mine]
+        if not extra:
+            return node
+        view = clone_node(node)
+        for k, req in extra:
+            view.add_pod(k, req)
+        return view
+
     def _untrack(self, key: NsName) -> bool:
         node_name = self._assigned.pop(key, None)
+        self.affinity_pods.pop(key, None)
         if node_name is None:
             return False
         info = self.nodes.get(node_name)
@@ -194,6 +242,7 @@ class Scheduler(Controller):
         key = (change.namespace, change.name)
         if change.type == DELETED:
             self._forget(key)
+            self._unnominate(key)
             if self._untrack(key):
                 self.retry_unschedulable()
             return
@@ -202,6 +251,8 @@ class Scheduler(Controller):
         if not responsible_for(pod):
             self._forget(key)
             return
+        if not self._prioritized and priority(pod):
+            self._prioritized = True
         waiting = self.unschedulable.get(key)
         if waiting is not None and waiting[1] == pod["metadata"].get("generation"):
             return  # our own status write, or nothing the scheduler cares about
@@ -220,6 +271,21 @@ class Scheduler(Controller):
             key = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
             if responsible_for(pod) and key not in self.unschedulable:
                 self.enqueue("Pod", *key)
+
+    def process(self) -> int:
+        """PrioritySort: higher-priority pods are scheduled first, in arrival order among equals."""
+        if self._prioritized and len(self.queue) > 1:
+            keys = []
+            while (key := self.queue.pop()) is not None:
+                keys.append(key)
+            keys.sort(key=self._queue_order)
+            for key in keys:
+                self.queue.add(key)
+        return super().process()
+
+    def _queue_order(self, key: Key) -> int:
+        pod = self.sim.cache.get("Pod", key[1], key[2]) if key[0] == "Pod" else None
+        return -priority(pod) if pod is not None else 0
 
     def retry_unschedulable(self) -> None:
         """The cluster changed: every waiting pod gets another try once its back-off ends."""
@@ -271,11 +337,20 @@ class Scheduler(Controller):
         rejected: dict[str, Status] = {}
         start = self._next_start % total if total else 0
         processed = 0
-        for i in range(total):
+        nominated = self.nominated
+        target = (pod.get("status") or {}).get("nominatedNodeName")
+        if target in self.nodes:  # a nominated pod tries its node first (evaluateNominatedNode)
+            node = self.nodes[target]
+            view = self._with_nominated(node, pod, nskey) if target in nominated else node
+            if all(plugin.filter(state, info, view).ok for plugin in filters):
+                feasible.append(node)
+                processed = 1
+        for i in range(0 if feasible else total):
             node = self.nodes[order[(start + i) % total]]
+            view = self._with_nominated(node, pod, nskey) if nominated and node.name in nominated else node
             processed += 1
             for plugin in filters:
-                status = plugin.filter(state, info, node)
+                status = plugin.filter(state, info, view)
                 if not status.ok:
                     rejected[node.name] = status
                     break
@@ -283,9 +358,12 @@ class Scheduler(Controller):
                 feasible.append(node)
                 if len(feasible) >= wanted:
                     break
-        self._next_start = (start + processed) % total if total else 0
+        if not (target and processed == 1 and feasible and feasible[0].name == target):
+            self._next_start = (start + processed) % total if total else 0
         if not feasible:
-            self._fail(pod, nskey, total, processed, rejected)
+            node_name, post_filter = (self.preemption.post_filter(state, info, filters, rejected, total) if total
+                                      else (None, ""))
+            self._fail(pod, nskey, total, processed, rejected, post_filter, node_name)
             return None
         scores, totals = self._score(state, info, feasible)
         best = max(totals.values())
@@ -322,16 +400,20 @@ class Scheduler(Controller):
             raise
         # Assume the pod on its node at once, so the next cycle in this round sees the room it takes.
         self._untrack(nskey)
+        self._unnominate(nskey)
         target = self.nodes.get(node)
         if target is not None:
             target.add_pod(nskey, info.requests)
             self._assigned[nskey] = node
+            if has_pod_affinity(pod):
+                self.affinity_pods[nskey] = node
         self._forget(nskey)
         self.sim.events.record(bound, "Normal", "Scheduled", f"Successfully assigned {nskey[0]}/{nskey[1]} to {node}",
                                SCHEDULER_NAME)
 
-    def _fail(self, pod: dict, nskey: NsName, total: int, processed: int, rejected: dict[str, Status]) -> None:
-        message = fit_error_message(total, rejected, pod)
+    def _fail(self, pod: dict, nskey: NsName, total: int, processed: int, rejected: dict[str, Status],
+              post_filter: str | None = None, nominated: str | None = None) -> None:
+        message = fit_error_message(total, rejected, pod, post_filter)
         now = self.sim.clock.now()
         attempts = self._attempts.get(nskey, 0) + 1
         self._attempts[nskey] = attempts
@@ -339,8 +421,12 @@ class Scheduler(Controller):
         self.unschedulable[nskey] = (now, pod["metadata"].get("generation"))
         self._explain(nskey, pod, "Unschedulable", None, message, total, processed, rejected, {}, {})
         self.sim.events.record(pod, "Warning", "FailedScheduling", message, SCHEDULER_NAME)
+        if nominated:
+            self.explanations[nskey]["nominatedNode"] = nominated
         status = copy_json(pod.get("status") or {})
         set_condition(status, "PodScheduled", "False", now, "Unschedulable", message)
+        if nominated:
+            status["nominatedNodeName"] = nominated
         if status != pod.get("status"):
             self.sim.client(self.component).update_status({**pod, "status": status})
 

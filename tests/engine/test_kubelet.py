@@ -272,7 +272,7 @@ def test_unknown_image_ends_in_image_pull_back_off():
     assert lines[:4] == ["0/1 Pending", "0/1 ContainerCreating", "0/1 ErrImagePull", "0/1 ImagePullBackOff"]
     evs = events_for(sim, "typo")
     failed = [e["message"] for e in evs if e["reason"] == "Failed"]
-    assert failed[0] == ('Failed to pull image "nginxx": failed to pull and unpack image '
+    assert failed[0] == ('Failed to pull image "nginxx": rpc error: code = Unknown desc = failed to pull and unpack image '
                          '"docker.io/library/nginxx:latest": failed to resolve reference '
                          '"docker.io/library/nginxx:latest": pull access denied, repository '
                          "does not exist or may require authorization: server message: insufficient_scope: "
@@ -421,3 +421,58 @@ def test_a_pod_that_names_its_node_runs_without_the_scheduler():
     sim.run(3)
     assert status_line(get(sim, "pinned")) == "1/1 Running"
     assert reasons(sim, "pinned")[0] == "Pulling"
+
+
+def test_a_pod_pinned_to_a_node_it_does_not_fit_is_rejected_out_of_cpu():
+    sim = make_sim(controllers=(KubeletManager,))
+    sim.api.create(pod("small", nodeName="node-1", resources={"requests": {"cpu": "500m", "memory": "64Mi"}}))
+    sim.run(2)
+    sim.api.create(pod("big", nodeName="node-1", resources={"requests": {"cpu": "3"}}))
+    sim.api.create(pod("fat", nodeName="node-1", resources={"requests": {"memory": "8Gi"}}))
+    sim.run(2)
+    status = get(sim, "big")["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "OutOfcpu")
+    assert status["message"] == ("Pod was rejected: Node didn't have enough resource: cpu, requested: 3000, used: 500, "
+                                 "capacity: 2000")
+    assert "containerStatuses" not in status and "startTime" not in status
+    (event,) = [e for e in events_for(sim, "big") if e["reason"] == "OutOfcpu"]
+    assert event["type"] == "Warning" and event["source"] == {"component": "kubelet", "host": "node-1"}
+    assert event["message"] == "Node didn't have enough resource: cpu, requested: 3000, used: 500, capacity: 2000"
+    fat = get(sim, "fat")["status"]
+    assert fat["reason"] == "OutOfmemory"
+    assert fat["message"] == ("Pod was rejected: Node didn't have enough resource: memory, requested: 8589934592, "
+                              "used: 67108864, capacity: 4294967296")
+    assert status_line(get(sim, "small")) == "1/1 Running"
+    sim.run(10)
+    assert get(sim, "big")["status"]["phase"] == "Failed"  # a rejected pod stays rejected
+
+
+def test_a_pinned_pod_whose_node_selector_does_not_match_is_rejected():
+    sim = make_sim(controllers=(KubeletManager,))
+    sim.api.create(pod("picky", nodeName="node-1", nodeSelector={"disktype": "ssd"}))
+    sim.run(2)
+    status = get(sim, "picky")["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "NodeAffinity")
+    assert status["message"] == ("Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node "
+                                 "affinity/selector")
+
+
+def test_a_tag_that_does_not_exist_fails_to_pull_with_not_found():
+    sim = make_sim()
+    sim.api.create(pod("typo", image="nginx:doesnotexist"))
+    sim.api.create(pod("old", image="nginx:1.14.2"))
+    seen = watch(sim, "typo", 15, step=0.25)
+    assert [line for _, line in seen][:4] == ["0/1 Pending", "0/1 ContainerCreating", "0/1 ErrImagePull",
+                                              "0/1 ImagePullBackOff"]
+    failed = [e["message"] for e in events_for(sim, "typo") if e["reason"] == "Failed"]
+    not_found = ('rpc error: code = NotFound desc = failed to pull and unpack image '
+                 '"docker.io/library/nginx:doesnotexist": failed to resolve reference '
+                 '"docker.io/library/nginx:doesnotexist": docker.io/library/nginx:doesnotexist: not found')
+    assert failed[0] == f'Failed to pull image "nginx:doesnotexist": {not_found}'
+    waiting = get(sim, "typo")["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["message"] in (not_found, f'Back-off pulling image "nginx:doesnotexist": ErrImagePull: {not_found}')
+    assert status_line(get(sim, "old")) == "1/1 Running"  # an old version that exists pulls fine
+    assert images.has_tag("nginx:1.27-alpine") and images.has_tag("mysql:8.0") and images.has_tag("php:8-fpm")
+    assert not images.has_tag("nginx:1.99") and not images.has_tag("redis:doesnotexist")
+    assert images.has_tag("gcr.io/google-samples/node-hello:1.0") and not images.has_tag(
+        "gcr.io/google-samples/node-hello:2.0")

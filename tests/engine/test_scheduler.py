@@ -64,7 +64,7 @@ def test_a_pod_is_bound_to_a_worker_with_a_scheduled_event():
         "plugin": "TaintToleration", "code": "UnschedulableAndUnresolvable", "reasons": [TAINT_MSG]}
     scores = explanation["nodes"][node]["scores"]
     assert set(scores) == {"TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation",
-                           "ImageLocality"}
+                           "ImageLocality", "PodTopologySpread", "InterPodAffinity"}
     assert explanation["nodes"][node]["total"] == sum(scores.values())
     assert explanation["weights"]["TaintToleration"] == 3
 

@@ -1,0 +1,68 @@
+"""The kubelet's own admission check: a pod bound to a node it does not fit is rejected, not run.
+
+The scheduler normally sends only pods that fit, but a pod can name its node (`spec.nodeName`) and skip
+the scheduler. The kubelet then checks it against the pods it already admitted, as Kubernetes' kubelet
+does (pkg/kubelet/lifecycle predicates): resources first (pods, cpu, memory: reason `OutOfpods`,
+`OutOfcpu`, `OutOfmemory`), then the node selector and affinity (`NodeAffinity`), then untolerated
+NoExecute taints (`TaintToleration`). A rejected pod goes straight to phase Failed with that reason and
+the message "Pod was rejected: Node didn't have enough resource: cpu, requested: 3000, used: 850,
+capacity: 2000", a Warning Event with the same reason, and no containers; its controller replaces it.
+"""
+
+from __future__ import annotations
+
+from engine.kubelet import podstatus as ps
+from engine.scheduler.framework import NodeInfo, pod_requests, tolerated
+from engine.scheduler.plugins import nodeaffinity
+
+TAINT_NOT_MATCH = "node(s) had taints that the pod didn't tolerate"
+
+
+def _admitted(pod: dict, uid: str) -> bool:
+    """Pods this kubelet already runs (accepted, not finished) hold their share of the node."""
+    meta = pod["metadata"]
+    status = pod.get("status") or {}
+    return meta.get("uid") != uid and bool(status.get("startTime")) and status.get("phase") not in ps.TERMINAL
+
+
+def check(pod: dict, node: dict, running: list[dict]) -> tuple[str, str] | None:
+    """(reason, message) if the kubelet must reject `pod` on `node` beside the `running` pods, else None."""
+    info = NodeInfo(node)
+    wanted = pod_requests(pod)
+    used_cpu = used_memory = 0
+    for other in running:
+        req = pod_requests(other)
+        used_cpu += req.cpu
+        used_memory += req.memory
+    if len(running) + 1 > info.allowed_pods:
+        return "OutOfpods", _insufficient("pods", 1, len(running), info.allowed_pods)
+    if wanted.cpu and wanted.cpu > info.allocatable_cpu - used_cpu:
+        return "OutOfcpu", _insufficient("cpu", wanted.cpu, used_cpu, info.allocatable_cpu)
+    if wanted.memory and wanted.memory > info.allocatable_memory - used_memory:
+        return "OutOfmemory", _insufficient("memory", wanted.memory, used_memory, info.allocatable_memory)
+    if not nodeaffinity.Required(pod).matches(info):
+        return nodeaffinity.NAME, f"Predicate {nodeaffinity.NAME} failed: {nodeaffinity.ERR_REASON}"
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    for taint in info.taints:
+        if taint.get("effect") == "NoExecute" and not tolerated(tolerations, taint):
+            return "TaintToleration", f"Predicate TaintToleration failed: {TAINT_NOT_MATCH}"
+    return None
+
+
+def _insufficient(resource: str, requested: int, used: int, capacity: int) -> str:
+    return f"Node didn't have enough resource: {resource}, requested: {requested}, used: {used}, capacity: {capacity}"
+
+
+def reject(ctx) -> bool:
+    """Run the check for a pod the kubelet is about to accept; on failure write the Failed status and Event."""
+    running = [p for p in ctx.kubelet.sim.cache.pods_on_node(ctx.node_name) if _admitted(p, ctx.uid)]
+    verdict = check(ctx.pod, ctx.node, running)
+    if verdict is None:
+        return False
+    reason, message = verdict
+    status = ctx.status
+    status["phase"] = "Failed"
+    status["reason"] = reason
+    status["message"] = f"Pod was rejected: {message}"
+    ctx.event("Warning", reason, message)
+    return True

@@ -1,0 +1,536 @@
+"""A container's simulated filesystem: its image's files, what its own command writes, what a learner changed.
+
+Nothing is stored on disk. A container's files at a moment are:
+
+- the image's base files (`base_files`: a Debian or busybox userland, the image's own binaries, nginx's
+  `/usr/share/nginx/html/index.html` and so on);
+- what the container's own shell script does (`touch /tmp/healthy; sleep 30; rm -f /tmp/healthy`), replayed
+  from its start time (`script_changes`);
+- what a learner did through `kubectl exec` (`rm`, `echo > file`, `mkdir`), kept on the pod in the annotation
+  `kubedojo.io/fs-<container>` with the container's restartCount: a restarted container gets a fresh
+  writable layer, as with a real runtime, so those changes are gone after a restart;
+- volumes mounted over the image: an emptyDir starts empty, keeps its changes across container restarts
+  (annotation `kubedojo.io/fs-volume-<volume>`) and is shared by every container that mounts it; configMap
+  and secret volumes show their keys as read-only files.
+
+Probes (`engine.kubelet.probes`) and the exec shell read the same view: `container_fs(pod, "nginx")` and
+`fs.exists(path, at)`, `fs.read(path, at)`, `fs.listdir(path, at)`; `http_response(fs, image, path, at)` is
+what the container's web server answers. Writes go through `remove`/`write`/`mkdir` (pure: they return the
+annotations to merge) or `set_file_removed`/`set_file_written`, which store them through the apiserver.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.kubelet import images as catalog
+from engine.kubelet.nodes import micro_time, parse_micro_time
+
+ANNOTATION_PREFIX = "kubedojo.io/fs-"
+VOLUME_ANNOTATION_PREFIX = "kubedojo.io/fs-volume-"
+READ_ONLY = "Read-only file system"
+
+Lookup = Callable[[str, str, str], dict | None]  # (kind, namespace, name) -> object, e.g. the informer's get
+
+
+# --- what each image holds ----------------------------------------------------------------------
+_COMMON_TOOLS = ("cat", "ls", "echo", "test", "[", "true", "false", "sleep", "grep", "touch", "rm", "mkdir", "env",
+                 "hostname", "df", "head", "tail", "date", "id", "whoami", "cp", "mv", "chmod", "chown", "find",
+                 "uname", "pwd", "printenv", "kill", "du", "wc", "sort", "tr", "sed", "ps")
+_BUSYBOX = ("sh", "ash", "wget", "nc", "ping", "nslookup", "vi", "top", "free", "awk") + _COMMON_TOOLS
+_DEBIAN = ("sh", "dash", "bash", "awk") + _COMMON_TOOLS
+
+
+@dataclass(frozen=True)
+class WebRoot:
+    """A web server that serves files from a document root."""
+
+    docroot: str
+    missing_index: int  # what GET of a directory without index.html answers: 403 (nginx) or 200 (a listing)
+    server: str  # its name in error pages
+
+
+# flavour: "busybox" (sh is busybox ash), "debian" (sh is dash, GNU coreutils) or "scratch" (no shell at all)
+_IMAGES: dict[str, dict] = {
+    "docker.io/library/nginx": {
+        "flavour": "debian",
+        "binaries": ("/usr/sbin/nginx", "/usr/bin/curl", "/docker-entrypoint.sh"),
+        "files": {"/usr/share/nginx/html/50x.html": "<!DOCTYPE html>\n<html>\n<head>\n<title>Error</title>\n"
+                  "</head>\n<body>\n<h1>An error occurred.</h1>\n</body>\n</html>\n",
+                  "/etc/nginx/nginx.conf": "user  nginx;\nworker_processes  auto;\n",
+                  "/etc/nginx/conf.d/default.conf": "server {\n    listen       80;\n    listen  [::]:80;\n"
+                  "    server_name  localhost;\n\n    location / {\n        root   /usr/share/nginx/html;\n"
+                  "        index  index.html index.htm;\n    }\n}\n"},
+        "web": WebRoot("/usr/share/nginx/html", 403, "nginx"),
+    },
+    "docker.io/library/httpd": {
+        "flavour": "debian",
+        "binaries": ("/usr/local/apache2/bin/httpd", "/usr/local/bin/httpd-foreground"),
+        "files": {"/usr/local/apache2/conf/httpd.conf": "ServerRoot \"/usr/local/apache2\"\nListen 80\n"},
+        "web": WebRoot("/usr/local/apache2/htdocs", 200, "Apache/2.4.62 (Unix)"),
+    },
+    "gcr.io/google-samples/node-hello": {
+        "flavour": "debian",
+        "binaries": ("/usr/local/bin/node",),
+        "files": {"/server.js": "var http = require('http');\n"},
+    },
+    "docker.io/library/busybox": {"flavour": "busybox", "binaries": (), "files": {}},
+    "docker.io/library/alpine": {"flavour": "busybox", "binaries": ("/sbin/apk",), "files": {}},
+    "docker.io/library/redis": {
+        "flavour": "debian",
+        "binaries": ("/usr/local/bin/redis-server", "/usr/local/bin/redis-cli"),
+        "dirs": ("/data",),
+    },
+    "docker.io/library/mysql": {
+        "flavour": "debian",
+        "binaries": ("/usr/sbin/mysqld", "/usr/bin/mysql", "/usr/bin/mysqladmin"),
+        "dirs": ("/var/lib/mysql",),
+    },
+    "docker.io/library/postgres": {
+        "flavour": "debian",
+        "binaries": ("/usr/lib/postgresql/17/bin/postgres", "/usr/bin/pg_isready", "/usr/bin/psql"),
+        "dirs": ("/var/lib/postgresql/data",),
+    },
+    "docker.io/library/php": {
+        "flavour": "debian",
+        "binaries": ("/usr/local/sbin/php-fpm", "/usr/local/bin/php"),
+        "dirs": ("/var/www/html",),
+    },
+    "docker.io/kubedojo/crasher": {"flavour": "scratch", "binaries": ("/crasher",)},
+    "docker.io/kubedojo/leaker": {"flavour": "scratch", "binaries": ("/leaker",)},
+}
+
+_OS_RELEASE = {
+    "debian": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+    "busybox": 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.21.0\nPRETTY_NAME="Alpine Linux v3.21"\n',
+}
+_SKELETON_DIRS = ("/", "/bin", "/dev", "/etc", "/home", "/proc", "/root", "/sys", "/tmp", "/usr", "/usr/bin",
+                  "/usr/local", "/usr/local/bin", "/var", "/var/log")
+
+
+def flavour_of(image: str) -> str:
+    """busybox, debian or scratch: which userland (and which error messages) the image's shell tools have."""
+    ref = catalog.parse_reference(image)
+    if ref is None:
+        return "scratch"
+    info = _IMAGES.get(ref.repository)
+    if info is None:
+        return "debian"
+    if info["flavour"] == "debian" and "alpine" in ref.tag:
+        return "busybox"  # nginx:alpine, redis:7-alpine ...
+    return info["flavour"]
+
+
+def web_root(image: str) -> WebRoot | None:
+    ref = catalog.parse_reference(image)
+    return (_IMAGES.get(ref.repository) or {}).get("web") if ref else None
+
+
+def base_files(image: str) -> tuple[dict[str, str], set[str]]:
+    """The image's files (path -> content) and directories, before anything runs."""
+    ref = catalog.parse_reference(image)
+    info = _IMAGES.get(ref.repository, {}) if ref else {}
+    entry = catalog.lookup(image)
+    flavour = flavour_of(image)
+    files: dict[str, str] = {}
+    dirs: set[str] = set()
+    if flavour != "scratch":
+        dirs.update(_SKELETON_DIRS)
+        tools, where = (_BUSYBOX, "/bin") if flavour == "busybox" else (_DEBIAN, "/usr/bin")
+        for tool in tools:
+            files[f"{where}/{tool}"] = ""
+        files["/etc/os-release"] = _OS_RELEASE[flavour]
+        files["/etc/passwd"] = "root:x:0:0:root:/root:/bin/sh\n"
+    for binary in info.get("binaries", ()):
+        files[binary] = ""
+    files.update(info.get("files") or {})
+    dirs.update(info.get("dirs", ()))
+    web = info.get("web")
+    if web is not None and entry is not None:
+        for url_path, body in entry.http.items():
+            files[web.docroot + ("/index.html" if url_path == "/" else url_path)] = body
+    for path in list(files) + list(dirs):
+        parent = posixpath.dirname(path)
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = posixpath.dirname(parent) if parent != "/" else ""
+    dirs.add("/")
+    return files, dirs
+
+
+# --- changes over time ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FileChange:
+    at: float
+    op: str  # "write", "append", "rm", "mkdir"
+    path: str
+    content: str = ""
+
+
+_SLEEP = re.compile(r"^sleep\s+(\d+(?:\.\d+)?)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SPLIT = re.compile(r"\s*(?:;|&&|\|\||\n)\s*")
+
+
+def shell_script(container: dict) -> str | None:
+    """The script of a `sh -c "..."` container (command and args together), or None."""
+    argv = [str(a) for a in list(container.get("command") or []) + list(container.get("args") or [])]
+    if len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "ash", "bash", "dash") and argv[1] == "-c":
+        return argv[2]
+    return None
+
+
+def script_changes(container: dict, started: float) -> list[FileChange]:
+    """What the container's own shell script does to files, and when (touch, rm, echo > file, mkdir)."""
+    script = shell_script(container)
+    if not script:
+        return []
+    out: list[FileChange] = []
+    offset = 0.0
+    for step in _SPLIT.split(script.strip()):
+        if not step:
+            continue
+        sleep = _SLEEP.match(step)
+        if sleep:
+            offset += float(sleep.group(1)) * _UNITS[sleep.group(2)]
+            continue
+        if step.startswith(("while ", "for ", "do ", "done")):
+            break  # a loop: nothing after it is reached in a way we can replay
+        try:
+            words = shlex.split(step)
+        except ValueError:
+            continue
+        if not words:
+            continue
+        at = started + offset
+        name, rest = words[0], words[1:]
+        if ">" in rest or ">>" in rest:
+            append = ">>" in rest
+            index = rest.index(">>" if append else ">")
+            if index + 1 < len(rest) and name == "echo":
+                text = " ".join(rest[:index]) + "\n"
+                out.append(FileChange(at, "append" if append else "write", _abs(rest[index + 1]), text))
+            continue
+        targets = [w for w in rest if not w.startswith("-")]
+        if name == "touch":
+            out += [FileChange(at, "append", _abs(t), "") for t in targets]
+        elif name == "rm":
+            out += [FileChange(at, "rm", _abs(t)) for t in targets]
+        elif name == "mkdir":
+            out += [FileChange(at, "mkdir", _abs(t)) for t in targets]
+    return out
+
+
+def _abs(path: str, cwd: str = "/") -> str:
+    return posixpath.normpath(posixpath.join(cwd, path))
+
+
+# --- mounts -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Mount:
+    path: str
+    volume: str
+    kind: str  # "emptyDir", "configMap", "secret", "other"
+    read_only: bool
+    files: tuple[tuple[str, str], ...] = ()  # relative path -> content (configMap / secret keys)
+
+
+def _mounts(pod: dict, container: dict, lookup: Lookup | None) -> list[Mount]:
+    volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    namespace = pod["metadata"].get("namespace", "")
+    out = []
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes.get(mount.get("name")) or {}
+        kind, files = "other", ()
+        if "emptyDir" in volume:
+            kind = "emptyDir"
+        elif "configMap" in volume or "secret" in volume:
+            kind = "configMap" if "configMap" in volume else "secret"
+            files = _source_files(volume, kind, namespace, lookup)
+        out.append(Mount(_abs(mount.get("mountPath") or "/"), mount.get("name", ""), kind,
+                         bool(mount.get("readOnly")) or kind in ("configMap", "secret"), files))
+    out.sort(key=lambda m: -len(m.path))  # the deepest mount wins
+    return out
+
+
+def _source_files(volume: dict, kind: str, namespace: str, lookup: Lookup | None) -> tuple[tuple[str, str], ...]:
+    source = volume.get(kind) or {}
+    name = source.get("name") if kind == "configMap" else source.get("secretName")
+    obj = lookup("Secret" if kind == "secret" else "ConfigMap", namespace, name) if lookup and name else None
+    if obj is None:
+        return ()
+    data = dict(obj.get("data") or {})
+    if kind == "secret":
+        decoded = {}
+        for key, value in data.items():
+            try:
+                decoded[key] = base64.b64decode(value).decode("utf-8", "replace")
+            except ValueError:
+                decoded[key] = ""
+        data = decoded
+    items = source.get("items")
+    if items:
+        return tuple((item.get("path") or item.get("key"), data.get(item.get("key"), "")) for item in items
+                     if item.get("key") in data)
+    return tuple(sorted(data.items()))
+
+
+# --- the view ----------------------------------------------------------------------------------------
+class ContainerFS:
+    """One container instance's files at any moment of its life."""
+
+    def __init__(self, pod: dict, container: dict, restart_count: int = 0, started: float | None = None,
+                 lookup: Lookup | None = None):
+        self.pod = pod
+        self.container = container
+        self.name = container.get("name", "")
+        self.image = container.get("image") or ""
+        self.flavour = flavour_of(self.image)
+        self.restart_count = restart_count
+        self.started = started
+        self.mounts = _mounts(pod, container, lookup)
+        self._base_files, self._base_dirs = base_files(self.image)
+        self.changes = self._changes()
+
+    def _changes(self) -> list[FileChange]:
+        annotations = self.pod["metadata"].get("annotations") or {}
+        changes = []
+        if self.started is not None:
+            changes += script_changes(self.container, self.started)
+        layer = _decode(annotations.get(ANNOTATION_PREFIX + self.name))
+        if layer.get("restartCount", 0) == self.restart_count:
+            changes += _parse_changes(layer.get("changes"))
+        for mount in self.mounts:
+            if mount.kind == "emptyDir":
+                vol = _decode(annotations.get(VOLUME_ANNOTATION_PREFIX + mount.volume))
+                changes += [FileChange(c.at, c.op, _abs(c.path.lstrip("/"), mount.path), c.content)
+                            for c in _parse_changes(vol.get("changes"))]
+        changes.sort(key=lambda c: c.at)
+        return changes
+
+    def change_times(self) -> list[float]:
+        """When the files change (for probes: their outcome can only change at these moments)."""
+        return sorted({c.at for c in self.changes})
+
+    def mount_for(self, path: str) -> Mount | None:
+        for mount in self.mounts:
+            if path == mount.path or path.startswith(mount.path.rstrip("/") + "/"):
+                return mount
+        return None
+
+    def snapshot(self, at: float | None = None) -> tuple[dict[str, str], set[str]]:
+        """(files, dirs) at `at` (None: with every change applied)."""
+        files = dict(self._base_files)
+        dirs = set(self._base_dirs)
+        for mount in self.mounts:  # a mount hides what the image has under it
+            prefix = mount.path.rstrip("/") + "/"
+            for path in [p for p in files if p.startswith(prefix)]:
+                del files[path]
+            dirs = {d for d in dirs if not d.startswith(prefix)}
+            dirs.add(mount.path)
+            for rel, content in mount.files:
+                files[_abs(rel, mount.path)] = content
+        for change in self.changes:
+            if at is not None and change.at > at + 1e-9:
+                break
+            _apply(files, dirs, change)
+        return files, dirs
+
+    def exists(self, path: str, at: float | None = None) -> bool:
+        files, dirs = self.snapshot(at)
+        path = _abs(path)
+        return path in files or path in dirs
+
+    def is_dir(self, path: str, at: float | None = None) -> bool:
+        return _abs(path) in self.snapshot(at)[1]
+
+    def read(self, path: str, at: float | None = None) -> str | None:
+        return self.snapshot(at)[0].get(_abs(path))
+
+    def listdir(self, path: str, at: float | None = None) -> list[str] | None:
+        files, dirs = self.snapshot(at)
+        path = _abs(path)
+        if path not in dirs:
+            return None
+        prefix = path.rstrip("/") + "/"
+        names = {p[len(prefix):].split("/", 1)[0] for p in list(files) + list(dirs) if p.startswith(prefix)}
+        return sorted(n for n in names if n)
+
+    def which(self, command: str, at: float | None = None) -> str | None:
+        """Where `command` is found on the PATH (or the path itself if it is one and exists)."""
+        files = self.snapshot(at)[0]
+        if "/" in command:
+            return command if _abs(command) in files else None
+        for directory in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+            if f"{directory}/{command}" in files:
+                return f"{directory}/{command}"
+        return None
+
+
+def _apply(files: dict[str, str], dirs: set[str], change: FileChange) -> None:
+    path = change.path
+    if change.op == "rm":
+        files.pop(path, None)
+        prefix = path.rstrip("/") + "/"
+        for child in [p for p in files if p.startswith(prefix)]:
+            del files[child]
+        if path != "/":
+            dirs.discard(path)
+            for child in [d for d in dirs if d.startswith(prefix)]:
+                dirs.discard(child)
+    elif change.op == "mkdir":
+        while path and path not in dirs:
+            dirs.add(path)
+            path = posixpath.dirname(path) if path != "/" else ""
+    elif posixpath.dirname(path) in dirs:  # write / append: only into an existing directory
+        files[path] = (files.get(path, "") if change.op == "append" else "") + change.content
+
+
+def _decode(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _parse_changes(raw) -> list[FileChange]:
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or not item.get("path"):
+            continue
+        at = parse_micro_time(item.get("at"))
+        if at is None:
+            continue
+        out.append(FileChange(at, item.get("op") or "write", _abs(str(item["path"])), str(item.get("content") or "")))
+    return out
+
+
+def container_fs(pod: dict, container_name: str, lookup: Lookup | None = None,
+                 started: float | None = None) -> ContainerFS | None:
+    """The current instance of a container (from the pod's status), or None if the pod has no such container."""
+    spec = pod.get("spec") or {}
+    container = next((c for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+                      if c.get("name") == container_name), None)
+    if container is None:
+        return None
+    status = pod.get("status") or {}
+    cs = next((s for s in list(status.get("containerStatuses") or []) + list(status.get("initContainerStatuses")
+                                                                           or [])
+               if s.get("name") == container_name), {})
+    if started is None:
+        running = (cs.get("state") or {}).get("running") or {}
+        started = parse_micro_time(running.get("startedAt"))
+    return ContainerFS(pod, container, int(cs.get("restartCount") or 0), started, lookup)
+
+
+# --- what the container's web server answers ---------------------------------------------------------------
+def _error_page(code: int, text: str, server: str) -> str:
+    if server == "nginx":
+        return (f"<html>\r\n<head><title>{code} {text}</title></head>\r\n<body>\r\n<center><h1>{code} {text}</h1>"
+                f"</center>\r\n<hr><center>nginx/{catalog.lookup('nginx').version}</center>\r\n</body>\r\n</html>\r\n")
+    return (f'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>{code} {text}</title>\n'
+            f"</head><body>\n<h1>{text}</h1>\n</body></html>\n")
+
+
+_STATUS_TEXT = {200: "OK", 403: "Forbidden", 404: "Not Found"}
+
+
+def http_response(fs: ContainerFS | None, image: str, path: str, at: float | None = None) -> tuple[int, str]:
+    """(status code, body) of `GET path` on the container's HTTP port."""
+    entry = catalog.lookup(image)
+    path = (path or "/").split("?", 1)[0] or "/"
+    web = web_root(image)
+    if web is None or fs is None:
+        http = entry.http if entry else {}
+        if path in http:
+            return 200, http[path]
+        if entry is not None and entry.repository == "gcr.io/google-samples/node-hello":
+            return 200, http.get("/", "")  # its server.js answers every path
+        return 404, "Cannot GET " + path + "\n" if http else ""
+    target = _abs(path.lstrip("/"), web.docroot)
+    files, dirs = fs.snapshot(at)
+    if target in dirs:
+        index = target.rstrip("/") + "/index.html"
+        if index in files:
+            return 200, files[index]
+        if web.missing_index == 403:
+            return 403, _error_page(403, "Forbidden", web.server)
+        names = fs.listdir(target, at) or []
+        return 200, "<html><head><title>Index of {0}</title></head><body><h1>Index of {0}</h1><ul>{1}</ul>" \
+                    "</body></html>\n".format(path, "".join(f'<li><a href="{n}">{n}</a></li>' for n in names))
+    if target in files:
+        return 200, files[target]
+    return 404, _error_page(404, "Not Found", web.server)
+
+
+# --- writes (pure: they return the annotations to merge into the pod) ----------------------------------------
+class FilesystemError(Exception):
+    """What the shell prints when a write is refused (e.g. `Read-only file system`)."""
+
+
+def _record(pod: dict, container_name: str, change: dict, lookup: Lookup | None) -> dict[str, str]:
+    fs = container_fs(pod, container_name, lookup)
+    if fs is None:
+        raise FilesystemError(f'container {container_name} not found in pod {pod["metadata"]["name"]}')
+    path = _abs(change["path"])
+    mount = fs.mount_for(path)
+    annotations = pod["metadata"].get("annotations") or {}
+    if mount is not None and mount.read_only:
+        raise FilesystemError(READ_ONLY)
+    if mount is not None and mount.kind == "emptyDir":
+        key = VOLUME_ANNOTATION_PREFIX + mount.volume
+        layer = _decode(annotations.get(key))
+        rel = posixpath.relpath(path, mount.path)
+        entry = {**change, "path": "/" if rel == "." else "/" + rel}
+        layer = {"changes": list(layer.get("changes") or []) + [entry]}
+    else:
+        key = ANNOTATION_PREFIX + container_name
+        layer = _decode(annotations.get(key))
+        if layer.get("restartCount", 0) != fs.restart_count:
+            layer = {}  # the previous instance's writable layer is gone
+        layer = {"restartCount": fs.restart_count, "changes": list(layer.get("changes") or []) + [
+            {**change, "path": path}]}
+    return {key: json.dumps(layer, separators=(",", ":"))}
+
+
+def remove(pod: dict, container: str, path: str, now: float, lookup: Lookup | None = None) -> dict[str, str]:
+    """`rm -rf path` inside the container: the annotations to merge into the pod."""
+    return _record(pod, container, {"op": "rm", "path": path, "at": micro_time(now)}, lookup)
+
+
+def write(pod: dict, container: str, path: str, content: str, now: float, append: bool = False,
+          lookup: Lookup | None = None) -> dict[str, str]:
+    """`echo ... > path` (or `>>` with append) inside the container."""
+    return _record(pod, container, {"op": "append" if append else "write", "path": path, "content": content,
+                                    "at": micro_time(now)}, lookup)
+
+
+def mkdir(pod: dict, container: str, path: str, now: float, lookup: Lookup | None = None) -> dict[str, str]:
+    return _record(pod, container, {"op": "mkdir", "path": path, "at": micro_time(now)}, lookup)
+
+
+def store(sim, namespace: str, name: str, annotations: dict[str, str]) -> dict:
+    """Persist changes on the pod (a merge patch of its annotations, written as the kubelet would see them)."""
+    return sim.client("kubelet").patch("Pod", namespace, name, {"metadata": {"annotations": annotations}},
+                                       "application/merge-patch+json")
+
+
+def set_file_removed(sim, namespace: str, name: str, container: str, path: str) -> dict:
+    """Remove a file (or directory) in a running container, as `kubectl exec ... -- rm -rf path` does."""
+    pod = sim.api.get("Pod", namespace, name)
+    return store(sim, namespace, name, remove(pod, container, path, sim.clock.now(), sim.cache.get))
+
+
+def set_file_written(sim, namespace: str, name: str, container: str, path: str, content: str,
+                     append: bool = False) -> dict:
+    pod = sim.api.get("Pod", namespace, name)
+    return store(sim, namespace, name, write(pod, container, path, content, sim.clock.now(), append, sim.cache.get))
