@@ -30,7 +30,7 @@ def test_the_map_page_renders_with_its_config(client, demo):
     assert 'id="control-plane"' in html and 'id="pending-queue"' in html and 'id="node-grid"' in html
     for component in ("kube-apiserver", "etcd", "kube-scheduler", "kube-controller-manager", "cloud-controller-manager"):
         assert f'data-component="{component}"' in html
-    assert "/static/kubedojo/map.js" in html
+    assert "/static/dist/kubedojo.js" in html
     config = response.context["config"]
     assert config["ws"] == "/ws/clusters/demo/"
     assert config["control"] == "/clusters/demo/clock"
