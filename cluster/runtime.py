@@ -30,7 +30,7 @@ import secrets
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
@@ -64,6 +64,8 @@ IDLE_PUBLISH_SECONDS = 1.0
 MAX_ACTIVITIES_PER_DELTA = 60
 # Kinds whose churn the map does not show (node heartbeats, events).
 QUIET_KINDS = frozenset({"Event", "Lease"})
+# Most traffic flows one delta carries for the map to animate; the rest are counted (the counters see all).
+MAX_FLOWS_PER_DELTA = 200
 
 CONTROL_PLANE_ROLES = ("control-plane", "master")
 SPEEDS = (1.0, 5.0, 20.0)
@@ -77,6 +79,30 @@ def group_name(cluster_pk: int) -> str:
 def simulation_profile() -> str:
     """The kubelet profile (stage timings) clusters run with (KUBEDOJO_PROFILE: realistic, fast...)."""
     return getattr(settings, "KUBEDOJO_PROFILE", "") or "realistic"
+
+
+# --- hooks: other apps following the loop (the workshops app's lesson checks and quota) ---------------
+# API_HOOKS: hook(cluster, api) for every ApiServer built for a cluster, by `api_for` (HTTP API, web terminal)
+#   and for a simulation (its controllers' writes); e.g. append an admission plugin to `api.admission`.
+# TICK_HOOKS: hook(state: ClusterLoop, result: TickResult) in the loop's database thread after each tick of
+#   each cluster; it returns None or a list of (group, message) that the loop publishes after the tick's delta.
+#   Called every tick for every cluster: keep them cheap.
+# PERIODIC_HOOKS: hook() in the loop's database thread every PERIODIC_SECONDS; returns the same as a tick hook.
+# A hook that raises is logged and skipped; the loop goes on.
+API_HOOKS: list = []
+TICK_HOOKS: list = []
+PERIODIC_HOOKS: list = []
+PERIODIC_SECONDS = 30.0
+
+
+def _run_hooks(hooks: list, *args) -> list[tuple[str, dict]]:
+    out: list[tuple[str, dict]] = []
+    for hook in list(hooks):
+        try:
+            out.extend(hook(*args) or ())
+        except Exception:
+            log.exception("runtime hook %r failed", hook)
+    return out
 
 
 # --- virtual time outside the loop ------------------------------------------------------------
@@ -99,7 +125,18 @@ def api_for(cluster: Cluster) -> ApiServer:
     """The apiserver for requests served outside the loop (HTTP API, web terminal, lesson checks)."""
     now = functools.partial(virtual_now, cluster)
     # Requests from outside the loop need no reproducibility, and generated names must not repeat between them.
-    return ApiServer(DjangoStore(cluster, now=now), now, random.Random(secrets.randbits(64)))
+    api = ApiServer(DjangoStore(cluster, now=now), now, random.Random(secrets.randbits(64)))
+    _run_hooks(API_HOOKS, cluster, api)
+    return api
+
+
+def step_clock(cluster: Cluster, seconds: float) -> Cluster:
+    """Advance a paused cluster's clock by `seconds`: the loop ticks that far once it reads the stored time."""
+    with transaction.atomic():
+        row = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if row.paused:
+            stamp_clock(row.pk, float(row.virtual_time) + float(seconds))
+    return Cluster.objects.get(pk=cluster.pk)
 
 
 def set_clock(cluster: Cluster, *, speed: float | None = None, paused: bool | None = None) -> Cluster:
@@ -271,8 +308,49 @@ def cluster_snapshot(cluster: Cluster) -> dict:
     }
 
 
-def tick_delta(name: str, sim: Simulation, result: TickResult) -> dict:
-    """One tick's changes, coalesced to the last state of each object, as the "cluster.delta" message."""
+def flow_summary(flow: dict) -> dict:
+    """A traffic flow as the map animates it: its hops (kind, name, node) and how it ended."""
+    return {
+        "id": flow.get("id"),
+        "client": (flow.get("client") or {}).get("kind", ""),
+        "hops": [{"kind": h.get("kind", ""), "name": h.get("name", ""), "namespace": h.get("namespace", ""),
+                  "node": h.get("node", "")} for h in flow.get("hops") or []],
+        "entry": flow.get("entry") or "",
+        "service": flow.get("service") or "",
+        "pod": flow.get("pod") or "",
+        "node": flow.get("node") or "",
+        "outcome": flow.get("outcome") or "",
+        "status": flow.get("status"),
+        "latency_ms": flow.get("latency_ms"),
+    }
+
+
+def traffic_summary(sim: Simulation, flows: list[dict]) -> dict:
+    """This tick's flows (at most MAX_FLOWS_PER_DELTA) and, when there were any, every Service's counters."""
+    if not flows:
+        return {}
+    from engine.network import traffic
+
+    services = {key: {"requests": s["requests"], "errors": s["errors"], "p50_ms": s["p50_ms"], "p95_ms": s["p95_ms"]}
+                for key, s in traffic.all_stats(sim).items()}
+    return {"flows": [flow_summary(f) for f in flows[-MAX_FLOWS_PER_DELTA:]],
+            "more_flows": max(0, len(flows) - MAX_FLOWS_PER_DELTA), "services": services}
+
+
+def drain_flows(sim: Simulation) -> list[dict]:
+    try:
+        from engine.network import traffic
+    except ImportError:  # pragma: no cover - the network engine is optional
+        return []
+    return traffic.drain_flows(sim)
+
+
+def tick_delta(name: str, sim: Simulation, result: TickResult, flows: list[dict] | None = None) -> dict:
+    """One tick's changes, coalesced to the last state of each object, as the "cluster.delta" message.
+
+    `flows`: the tick's traffic flows (drained from the simulation when not given)."""
+    if flows is None:
+        flows = drain_flows(sim)
     last: dict[tuple[str, str, str], object] = {}
     for change in result.changes:
         last[(change.kind, change.namespace, change.name)] = change
@@ -310,6 +388,7 @@ def tick_delta(name: str, sim: Simulation, result: TickResult) -> dict:
         "deleted": deleted,
         "activities": activities,
         "more_activities": max(0, len(shown) - MAX_ACTIVITIES_PER_DELTA),
+        **traffic_summary(sim, flows),
     }
 
 
@@ -354,6 +433,7 @@ class ClusterLoop:
     failures: int = 0
     retry_at: float = 0.0
     ticks: int = 0
+    outbox: list = field(default_factory=list)  # (group, message) from TICK_HOOKS, published after the delta
 
     @property
     def pk(self) -> int:
@@ -396,12 +476,15 @@ class SimulationRunner:
     """Simulates every cluster this process holds a lease for; see the module docstring."""
 
     def __init__(self, tick_seconds: float | None = None, holder: str | None = None, channel_layer=None,
-                 lease_seconds: float = LEASE_SECONDS, renew_seconds: float = RENEW_SECONDS,
+                 lease_seconds: float | None = None, renew_seconds: float | None = None,
                  discover_seconds: float = DISCOVER_SECONDS, cluster_names: list[str] | None = None):
         self.tick_seconds = float(tick_seconds if tick_seconds is not None else settings.KUBEDOJO_TICK_SECONDS)
         self.holder = holder or default_holder()
+        # KUBEDOJO_LEASE_SECONDS: how soon another worker takes a dead worker's clusters over (plus one discovery).
+        if lease_seconds is None:
+            lease_seconds = float(getattr(settings, "KUBEDOJO_LEASE_SECONDS", LEASE_SECONDS))
         self.lease_seconds = lease_seconds
-        self.renew_seconds = renew_seconds
+        self.renew_seconds = renew_seconds if renew_seconds is not None else min(RENEW_SECONDS, lease_seconds / 3)
         self.discover_seconds = discover_seconds
         self.cluster_names = cluster_names  # only these clusters (tests); None: all
         self._channel_layer = channel_layer
@@ -412,6 +495,7 @@ class SimulationRunner:
         self._stopping = False
         self._next_discover = 0.0
         self._next_renew = 0.0
+        self._next_periodic = 0.0
 
     # --- lifecycle --------------------------------------------------------------------
     def start(self) -> asyncio.Task:
@@ -484,6 +568,9 @@ class SimulationRunner:
         if now >= self._next_renew:
             self._next_renew = now + self.renew_seconds
             await self.renew()
+        if PERIODIC_HOOKS and now >= self._next_periodic:
+            self._next_periodic = now + PERIODIC_SECONDS
+            await self.publish_all(await self.call(_run_hooks, PERIODIC_HOOKS))
         for state in list(self.clusters.values()):
             if self._stopping:
                 break
@@ -585,9 +672,20 @@ class SimulationRunner:
                 await self.channel_layer.group_send(group_name(state.pk), message)
         except Exception:
             log.exception("cluster %r: publishing the delta failed", state.name)
+        if state.outbox:
+            outbox, state.outbox = state.outbox, []
+            await self.publish_all(outbox)
+
+    async def publish_all(self, messages: list[tuple[str, dict]]) -> None:
+        """Send what hooks left to publish (group, message), each on its own: one failure loses one message."""
+        for group, message in messages:
+            try:
+                await self.channel_layer.group_send(group, message)
+            except Exception:
+                log.exception("publishing a hook's message to %s failed", group)
 
     def _tick(self, state: ClusterLoop, now: float) -> dict | None:
-        row = Cluster.objects.filter(pk=state.pk).values("name", "speed", "paused", "seed").first()
+        row = Cluster.objects.filter(pk=state.pk).values("name", "speed", "paused", "seed", "virtual_time").first()
         if row is None:
             raise ClusterGone(state.pk)
         state.cluster.name = row["name"]
@@ -599,22 +697,29 @@ class SimulationRunner:
         wall_step = min(MAX_WALL_STEP_SECONDS, max(0.0, now - state.last_wall))
         state.last_wall = now
         virtual_step = 0.0 if clock.paused else wall_step * clock.speed
+        if clock.paused and float(row["virtual_time"]) > clock.now() + 1e-6:
+            virtual_step = float(row["virtual_time"]) - clock.now()  # a step asked for while paused (step_clock)
         result = sim.tick(virtual_step)
         state.ticks += 1
-        stamp_clock(state.pk, clock.now())
+        if TICK_HOOKS:
+            state.outbox.extend(_run_hooks(TICK_HOOKS, state, result))
+        if virtual_step or not clock.paused:  # paused, the stored time stays as step_clock may have moved it
+            stamp_clock(state.pk, clock.now())
         clock_state = (clock.speed, clock.paused)
-        quiet = not result.changes and not result.activities
+        flows = drain_flows(sim)
+        quiet = not result.changes and not result.activities and not flows
         if quiet and clock_state == state.published_clock and now - state.last_published < IDLE_PUBLISH_SECONDS:
             return None
         state.last_published = now
         state.published_clock = clock_state
-        return tick_delta(state.name, sim, result)
+        return tick_delta(state.name, sim, result, flows)
 
     def _build(self, state: ClusterLoop) -> None:
         cluster = Cluster.objects.get(pk=state.pk)
         clock = VirtualClock(start=float(cluster.virtual_time), speed=float(cluster.speed), paused=bool(cluster.paused))
         store = DjangoStore(cluster, now=clock.now)
         state.sim = Simulation(store, clock, seed=int(cluster.seed or 0), profile=simulation_profile())
+        _run_hooks(API_HOOKS, cluster, state.sim.api)
         state.sim.start()
         state.last_wall = time.monotonic()
         state.published_clock = None
@@ -631,5 +736,6 @@ def _in_thread(fn, *args, **kwargs):
 
 __all__ = [
     "SIMULATION_CHANNEL", "SimulationRunner", "api_for", "cluster_snapshot", "current_runner", "ensure_demo_cluster",
-    "group_name", "node_summary", "nudge_simulation", "pod_summary", "set_clock", "tick_delta", "virtual_now",
+    "group_name", "node_summary", "nudge_simulation", "pod_summary", "set_clock", "step_clock", "tick_delta",
+    "virtual_now",
 ]

@@ -103,10 +103,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer: in-process by default, Redis with REDIS_URL -----------------------------
 if os.environ.get("REDIS_URL"):
+    # redis-py 8 times socket reads out after 5 s by default, exactly as long as channels_redis blocks in BZPOPMIN
+    # waiting for a message (brpop_timeout), so an idle worker or consumer died with "Timeout reading from"
+    # (redis/redis-py#4091). Reads may take longer than that block; a socket_timeout in REDIS_URL still wins.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "capacity": 1000, "expiry": 30},
+            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": 15}], "capacity": 1000,
+                       "expiry": 30},
         }
     }
 else:
@@ -117,6 +121,9 @@ else:
 # turn this off on the web processes and run `manage.py runworker kubedojo.simulation`.
 KUBEDOJO_EMBEDDED_SIMULATION = _env_bool("KUBEDOJO_EMBEDDED_SIMULATION", not os.environ.get("REDIS_URL"))
 KUBEDOJO_TICK_SECONDS = float(os.environ.get("KUBEDOJO_TICK_SECONDS", "0.25"))
+# How long a worker's lease on a cluster lasts unless renewed (renewed every third of it, at most every 5 s):
+# when a worker dies, another takes its clusters over within this plus one discovery pass (2 s).
+KUBEDOJO_LEASE_SECONDS = float(os.environ.get("KUBEDOJO_LEASE_SECONDS", "15"))
 KUBEDOJO_DEMO_CLUSTER = os.environ.get("KUBEDOJO_DEMO_CLUSTER", "demo")
 # Kubelet timing profile: "realistic" for lessons, "fast" for tests (engine.kubelet stages).
 KUBEDOJO_PROFILE = os.environ.get("KUBEDOJO_PROFILE", "realistic")

@@ -57,10 +57,10 @@ class Command(BaseCommand):
 
 def create_cluster(name: str):
     from django.db import transaction
-    from engine.bootstrap import bootstrap_cluster
 
     from cluster.models import Cluster
     from cluster.runtime import api_for
+    from engine.bootstrap import bootstrap_cluster
 
     with transaction.atomic():
         cluster = Cluster.objects.create(name=name)
