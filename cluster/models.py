@@ -17,7 +17,6 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from engine.clock import DEFAULT_START
 from engine.resources import registry
 
 # How long a simulation lease lasts unless renewed.
@@ -27,6 +26,12 @@ LEASE_SECONDS = 15.0
 def new_access_key() -> str:
     """An unguessable, URL-safe key: the per-cluster path prefix for plain-HTTP kubectl."""
     return secrets.token_urlsafe(24)
+
+
+def wall_clock_now() -> float:
+    """A new cluster's virtual clock starts at the real time: the real kubectl computes some ages itself
+    (`describe`'s Events, `logs --since`), from its own clock, so at 1x they read as on a real cluster."""
+    return float(int(time.time()))
 
 
 def new_seed() -> int:
@@ -50,7 +55,7 @@ class Cluster(models.Model):
     # Changes at or below this revision are forgotten: a watch from before it gets 410 Gone.
     compacted_revision = models.BigIntegerField(default=0)
     # The virtual clock, in seconds since the epoch.
-    virtual_time = models.FloatField(default=DEFAULT_START)
+    virtual_time = models.FloatField(default=wall_clock_now)
     # Wall-clock epoch seconds when virtual_time was stored: where estimates outside the loop start from.
     virtual_time_saved_at = models.FloatField(default=0.0)
     speed = models.FloatField(default=1.0)

@@ -88,6 +88,14 @@ def test_virtual_now_stands_still_while_paused():
 
 
 @pytest.mark.django_db
+def test_a_new_clusters_clock_starts_at_the_real_time():
+    # The real kubectl ages Events in `describe` from its own clock: at 1x they must read as seconds, not days.
+    before = time.time()
+    cluster = Cluster.objects.create(name="fresh")
+    assert before - 1 <= cluster.virtual_time <= time.time()
+
+
+@pytest.mark.django_db
 def test_set_clock_keeps_virtual_time_continuous():
     cluster = Cluster.objects.create(name="clock", virtual_time=5000.0, speed=1.0)
     Cluster.objects.filter(pk=cluster.pk).update(updated=timezone.now() - timedelta(seconds=30))

@@ -111,7 +111,8 @@ class Image:
     repository: str  # as normalised: docker.io/library/nginx
     size_bytes: int
     ports: tuple[int, ...] = ()
-    http: dict[str, str] = field(default_factory=dict)  # path -> body served on the first port
+    http: dict[str, str] = field(default_factory=dict)  # path -> body served on the HTTP ports
+    http_ports: tuple[int, ...] | None = None  # ports that answer HTTP; None: the first of `ports`
     logs: tuple[str, ...] = ()
     request_log: str = ""  # a line logged per HTTP request, `{path}` filled in
     processes: tuple[tuple[str, str], ...] = ()  # (user, command); "{per_cpu}" marks one line per CPU
@@ -129,6 +130,11 @@ class Image:
     @property
     def name(self) -> str:
         return self.repository.rsplit("/", 1)[-1]
+
+    def speaks_http(self, port: int) -> bool:
+        if not self.http or not self.ports:
+            return False
+        return port in (self.http_ports if self.http_ports is not None else self.ports[:1])
 
     def realistic_pull_seconds(self) -> float:
         """About 1 s of registry round trips plus the layers at ~20 MB/s."""
@@ -199,7 +205,7 @@ _add(Image("docker.io/kubedojo/leaker", 5_000_000, ports=(8080,), http={"/": "I 
            version="1.0"))
 
 _add(Image("registry.k8s.io/coredns/coredns", 18_000_000, ports=(53, 8080, 8181, 9153),
-           http={"/health": "OK", "/ready": "OK"},
+           http={"/health": "OK", "/ready": "OK"}, http_ports=(8080, 8181, 9153),
            logs=(".:53", "[INFO] plugin/reload: Running configuration SHA512 = 591cf328cccc12bc490481273e738df59329c62c"
                  "0b729d94e8b61db9961c2fa5f046dd37f1cf888b953814040d180f52594972691cd6ff41be96639138a43908",
                  "CoreDNS-1.11.3", "linux/amd64, go1.21.11, a6338e9"),
@@ -316,7 +322,10 @@ def has_tag(image: str) -> bool:
         return True
     if ref.tag in _TAG_WORDS.get(ref.repository, ()):
         return True
-    match = _VERSION_TAG.match(ref.tag)
+    tag = ref.tag
+    if ref.registry != DEFAULT_REGISTRY and tag.startswith("v"):
+        tag = tag[1:]  # registry.k8s.io and gcr.io tag releases "v1.11.3"; Docker Hub's official images do not
+    match = _VERSION_TAG.match(tag)
     if match is None or not entry.version:
         return False
     suffix = match.group(2)

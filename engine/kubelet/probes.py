@@ -203,7 +203,7 @@ class Subject:
         return Result(False, f"HTTP probe failed with statuscode: {code}")
 
     def _speaks_http(self, port: int) -> bool:
-        return bool(self.image and self.image.http) and bool(self.image.ports) and port == self.image.ports[0]
+        return self.image is not None and self.image.speaks_http(port)
 
     # --- exec ---------------------------------------------------------------------------------------
     def _exec(self, argv: list[str], at: float, timeout: int) -> Result:

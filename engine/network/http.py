@@ -109,8 +109,8 @@ def sigterm_at(sim, pod: dict) -> float | None:
 
 
 def speaks_http(image: catalog.Image | None, port: int) -> bool:
-    """The catalog's rule: an image serves its `http` pages on its first port."""
-    return bool(image is not None and image.http and image.ports and port == image.ports[0])
+    """The catalog's rule (`Image.speaks_http`): its `http_ports`, else its first port, serve its `http` pages."""
+    return image is not None and image.speaks_http(port)
 
 
 def listener(sim, pod: dict | None, port: int, now: float, memo: dict | None = None) -> Listener:
