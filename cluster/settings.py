@@ -88,7 +88,7 @@ if os.environ.get("DATABASE_URL"):
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "cluster.sqlite",  # Django's sqlite3 backend, writers taking turns (cluster/sqlite)
             "NAME": os.environ.get("KUBEDOJO_SQLITE", str(VAR_DIR / "kubedojo.sqlite3")),
             "OPTIONS": {
                 # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of deadlocking.
@@ -97,6 +97,10 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             "TEST": {"NAME": os.environ.get("KUBEDOJO_TEST_SQLITE") or None},
+            # Keep connections: closing the last one to a WAL database checkpoints it (an fsync), which the
+            # simulation's thread did after every tick and the web threads after every request.
+            "CONN_MAX_AGE": None,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -40,6 +40,9 @@ COMPACT_EVERY = 1000
 
 _INSERT_COLUMNS = ("cluster_id", "kind", "namespace", "name", "data", "api_version", "uid", "resource_version",
                    "phase", "node_name", "owner_kind", "owner_name", "labels")
+_UPDATE_COLUMNS = ("data", "api_version", "uid", "resource_version", "phase", "node_name", "owner_kind", "owner_name",
+                   "labels")
+_CHANGE_COLUMNS = ("cluster_id", "revision", "type", "kind", "namespace", "name", "data")
 
 
 def cluster_clock(cluster: Cluster) -> Callable[[], float]:
@@ -72,12 +75,13 @@ class DjangoStore(BaseStore):
         return StoredObject.objects.using(self.using).filter(cluster_id=self.cluster_id)
 
     def _read(self, key: Key) -> dict | None:
-        kind, namespace, name = key
-        rows = list(self._objects().filter(kind=kind, namespace=namespace, name=name)
-                    .order_by().values_list("resource_version", "data")[:1])
-        resource_version, data = rows[0] if rows else (None, None)
+        connection = connections[self.using]
+        with connection.cursor() as cursor:
+            cursor.execute(self._sql.read, [self.cluster_id, *key])
+            row = cursor.fetchone()
+        resource_version, data = row if row else (None, None)
         self._last_read.value = (key, resource_version)
-        return data
+        return _data_field().from_db_value(data, None, connection) if data is not None else None
 
     def _next_revision(self) -> int:
         with connections[self.using].cursor() as cursor:
@@ -94,9 +98,25 @@ class DjangoStore(BaseStore):
             if not self._insert(key, obj, columns):
                 info = registry.by_kind(key[0])
                 raise errors.already_exists(info.plural, key[2], info.group)  # created since we looked
-        elif self._unchanged_since_read(key).update(data=obj, **columns) != 1:
+        elif not self._update(key, obj, columns):
             self._lost_race(key)
         self._log(key, obj, revision, change_type)
+
+    def _update(self, key: Key, obj: dict, columns: dict) -> bool:
+        """Overwrite the row if it still has the resourceVersion last read (any, if it was not read)."""
+        connection = connections[self.using]
+        values = {"data": obj, **columns}
+        params = [field.get_db_prep_save(values[column], connection)
+                  for column, field in zip(_UPDATE_COLUMNS, _fields(StoredObject, _UPDATE_COLUMNS), strict=True)]
+        params += [self.cluster_id, *key]
+        sql = self._sql.update
+        read_key, read_version = getattr(self._last_read, "value", (None, None))
+        if read_key == key and read_version is not None:
+            sql = self._sql.update_if_version
+            params.append(read_version)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount == 1
 
     def _remove(self, key: Key, obj: dict, revision: int) -> None:
         deleted, _ = self._unchanged_since_read(key).delete()
@@ -129,15 +149,20 @@ class DjangoStore(BaseStore):
                   **columns}
         connection = connections[self.using]
         params = [field.get_db_prep_save(values[column], connection)
-                  for column, field in zip(_INSERT_COLUMNS, _insert_fields(), strict=True)]
+                  for column, field in zip(_INSERT_COLUMNS, _fields(StoredObject, _INSERT_COLUMNS), strict=True)]
         with connection.cursor() as cursor:
             cursor.execute(self._sql.insert, params)
             return cursor.rowcount == 1
 
     def _log(self, key: Key, obj: dict, revision: int, change_type: str) -> None:
         kind, namespace, name = key
-        Change.objects.using(self.using).create(cluster_id=self.cluster_id, revision=revision, type=change_type,
-                                                kind=kind, namespace=namespace, name=name, data=obj)
+        connection = connections[self.using]
+        values = {"cluster_id": self.cluster_id, "revision": revision, "type": change_type, "kind": kind,
+                  "namespace": namespace, "name": name, "data": obj}
+        params = [field.get_db_prep_save(values[column], connection)
+                  for column, field in zip(_CHANGE_COLUMNS, _fields(Change, _CHANGE_COLUMNS), strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(self._sql.log, params)
         if revision % COMPACT_EVERY == 0:
             self.compact()
 
@@ -224,13 +249,27 @@ class _Statements:
             self.bump = (bump, f"SELECT {rev} FROM {table} WHERE {pk} = %s")  # no RETURNING before 3.35
         else:
             self.bump = (f"{bump} RETURNING {rev}",)
-        columns = ", ".join(qn(field.column) for field in _insert_fields())
+        objects = qn(StoredObject._meta.db_table)
+        columns = ", ".join(qn(field.column) for field in _fields(StoredObject, _INSERT_COLUMNS))
         placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-        key = ", ".join(qn(StoredObject._meta.get_field(f).column) for f in ("cluster", "kind", "namespace", "name"))
-        self.insert = (f"INSERT INTO {qn(StoredObject._meta.db_table)} ({columns}) VALUES ({placeholders}) "
-                       f"ON CONFLICT ({key}) DO NOTHING")
+        key_columns = [qn(StoredObject._meta.get_field(f).column) for f in ("cluster", "kind", "namespace", "name")]
+        key = ", ".join(key_columns)
+        where_key = " AND ".join(f"{column} = %s" for column in key_columns)
+        self.insert = f"INSERT INTO {objects} ({columns}) VALUES ({placeholders}) ON CONFLICT ({key}) DO NOTHING"
+        # The hot paths of every tick, as plain statements: building them with the ORM cost more than running them.
+        self.read = f"SELECT {qn('resource_version')}, {qn('data')} FROM {objects} WHERE {where_key}"
+        assignments = ", ".join(f"{qn(field.column)} = %s" for field in _fields(StoredObject, _UPDATE_COLUMNS))
+        self.update = f"UPDATE {objects} SET {assignments} WHERE {where_key}"
+        self.update_if_version = f"{self.update} AND {qn('resource_version')} = %s"
+        change_columns = ", ".join(qn(field.column) for field in _fields(Change, _CHANGE_COLUMNS))
+        self.log = (f"INSERT INTO {qn(Change._meta.db_table)} ({change_columns}) "
+                    f"VALUES ({', '.join(['%s'] * len(_CHANGE_COLUMNS))})")
 
 
 @functools.cache
-def _insert_fields() -> tuple:
-    return tuple(StoredObject._meta.get_field(column) for column in _INSERT_COLUMNS)
+def _fields(model, columns: tuple[str, ...]) -> tuple:
+    return tuple(model._meta.get_field(column) for column in columns)
+
+
+def _data_field():
+    return StoredObject._meta.get_field("data")
