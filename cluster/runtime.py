@@ -41,6 +41,7 @@ from cluster.models import Cluster, SimulationLease
 from cluster.store import DjangoStore
 from engine.apiserver import ApiServer
 from engine.clock import VirtualClock
+from engine.network.config import NetworkConfig
 from engine.resources import quantity
 from engine.resources.tables import pod_ready, pod_restarts, pod_status
 from engine.simulation import Simulation, TickResult
@@ -685,7 +686,8 @@ class SimulationRunner:
                 log.exception("publishing a hook's message to %s failed", group)
 
     def _tick(self, state: ClusterLoop, now: float) -> dict | None:
-        row = Cluster.objects.filter(pk=state.pk).values("name", "speed", "paused", "seed", "virtual_time").first()
+        row = Cluster.objects.filter(pk=state.pk).values("name", "speed", "paused", "seed", "virtual_time",
+                                                         "kube_proxy_mode").first()
         if row is None:
             raise ClusterGone(state.pk)
         state.cluster.name = row["name"]
@@ -694,6 +696,8 @@ class SimulationRunner:
         sim = state.sim
         clock = sim.clock
         clock.speed, clock.paused = float(row["speed"]), bool(row["paused"])
+        # A mode changed in the admin takes effect at the next tick, as restarting kube-proxy with it would.
+        sim.network_config.kube_proxy_mode = row["kube_proxy_mode"]
         wall_step = min(MAX_WALL_STEP_SECONDS, max(0.0, now - state.last_wall))
         state.last_wall = now
         virtual_step = 0.0 if clock.paused else wall_step * clock.speed
@@ -718,7 +722,8 @@ class SimulationRunner:
         cluster = Cluster.objects.get(pk=state.pk)
         clock = VirtualClock(start=float(cluster.virtual_time), speed=float(cluster.speed), paused=bool(cluster.paused))
         store = DjangoStore(cluster, now=clock.now)
-        state.sim = Simulation(store, clock, seed=int(cluster.seed or 0), profile=simulation_profile())
+        state.sim = Simulation(store, clock, seed=int(cluster.seed or 0), profile=simulation_profile(),
+                               network_config=NetworkConfig(kube_proxy_mode=cluster.kube_proxy_mode))
         _run_hooks(API_HOOKS, cluster, state.sim.api)
         state.sim.start()
         state.last_wall = time.monotonic()

@@ -40,6 +40,9 @@ class Context:
     # The cluster's engine.simulation.Simulation, when the terminal has it: the pod shell's
     # nslookup asks engine.network.dns with it.
     simulation: object | None = None
+    # Without the Simulation, the cluster's network settings (engine.network.config.NetworkConfig: its
+    # kube-proxy mode above all), for the pod shell's view of the network read from the store.
+    network_config: object | None = None
 
     def path(self, name: str) -> str:
         return posixpath.normpath(posixpath.join(self.cwd, name))

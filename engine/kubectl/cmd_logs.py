@@ -252,7 +252,7 @@ def exec_(inv: Invocation) -> Process | None:
     if f["tty"] and not interactive:
         inv.error("Unable to use a TTY - input is not a terminal or the right kind of file\n")
     session = ShellSession(inv.api, pod, container, inv.now, interactive=tty, shell=command[0].rsplit("/", 1)[-1],
-                           simulation=inv.context.simulation)
+                           simulation=inv.context.simulation, network_config=inv.context.network_config)
     program = command[0]
     if session.has_shell(program) and len(command) == 1 and interactive:
         return ShellProcess(inv, session, tty)
@@ -294,10 +294,17 @@ class AttachRun(Process):
         self.quiet = quiet
         self.shell: ShellProcess | None = None
         self.started_at = inv.now
+        self.one_shot: tuple[float, int] | None = None  # (when the program exits, its exit code)
 
     def step(self, now: float) -> None:
         if self.shell is not None:
             self.shell.step(now)
+            return
+        if self.one_shot is not None:
+            if now + 1e-9 >= self.one_shot[0]:
+                if self.remove:  # the program has exited: no session to resume, only --rm's delete
+                    self._after(None, self.one_shot[1])
+                self.finish(self.one_shot[1])
             return
         meta = self.pod["metadata"]
         pod = self.inv.api.get("Pod", meta["namespace"], meta["name"])
@@ -309,7 +316,23 @@ class AttachRun(Process):
                 self.output.error("If you don't see a command prompt, try pressing enter.\n")
             session = ShellSession(self.inv.api, pod, container, now, interactive=self.tty,
                                    shell=(container.get("args") or container.get("command") or ["sh"])[0],
-                                   simulation=self.inv.context.simulation)
+                                   simulation=self.inv.context.simulation,
+                                   network_config=self.inv.context.network_config)
+            argv = [str(a) for a in list(container.get("command") or []) + list(container.get("args") or [])]
+            from engine.kubelet import images
+
+            image = images.lookup(container.get("image", ""))
+            behaviour = images.behaviour_of(container, image) if image is not None else None
+            if argv and not (len(argv) == 1 and session.has_shell(argv[0])) and behaviour is not None \
+                    and behaviour.kind == "exits":
+                # A program that ends (`-- nslookup kubernetes.default`, `-- sh -c "wget -qO- web; sleep 5"`):
+                # attach shows what it prints, and the session ends when the container does.
+                out, err, code = session.run_argv(argv)
+                self.output.write(out)
+                self.output.write(err) if self.tty else self.output.error(err)
+                self.one_shot = (now + behaviour.after, code)
+                self.step(now)
+                return
             self.shell = ShellProcess(self.inv, session, self.tty, on_exit=self._after)
             self.prompt = self.shell.prompt
             return

@@ -1,24 +1,31 @@
 """A simulated shell inside a container, for `kubectl exec` and `kubectl run -it`.
 
 Nothing runs: commands read the pod (its env, mounts, image catalog entry) and a small file view.
-Files written in a session live only in that session (the container's writable layer is not kept).
-Networking commands (nslookup, wget, curl) use engine.network when it exists.
+What rm, touch, mkdir and `echo ... > file` change is kept on the pod by `engine.kubelet.filesystem` (until
+the container restarts, as a runtime's writable layer), so the app, its probes and later sessions see it.
+The networking commands (nslookup, wget, curl) go through the simulated network (`engine.network`):
+CoreDNS's records, kube-proxy's choice of endpoint, NetworkPolicy and the listening container answer,
+and /etc/resolv.conf and /etc/hosts are what the kubelet writes for the pod. They use the running
+Simulation when the caller passes it, else a `NetworkView` of the store (the web terminal).
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import posixpath
 import re
 import shlex
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from engine import errors
 from engine.kubectl import containers as cinfo
+from engine.kubelet import filesystem
 from engine.kubelet import images as catalog
+from engine.network import clients, dns
+from engine.network.config import NetworkConfig
+from engine.network.view import NetworkView
 
-RESOLV_CONF = "search {ns}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
 NGINX_CONF = """server {
     listen       80;
     listen  [::]:80;
@@ -53,28 +60,19 @@ DEBIAN_TOOLS = {"ls", "cat", "env", "printenv", "df", "rm", "echo", "hostname", 
                 "bash", "dash", "rmdir", "cp", "mv", "find", "base64", "test", "seq", "expr", "kill", "mount",
                 "which"}
 IMAGE_EXTRA_TOOLS = {"nginx": {"curl", "nginx"}, "httpd": {"httpd"}, "redis": {"redis-cli", "redis-server"},
-                     "postgres": {"psql"}, "mysql": {"mysql"}, "node-hello": {"node", "npm", "curl", "wget"}}
+                     "postgres": {"psql"}, "mysql": {"mysql"}, "node-hello": {"node", "npm", "curl", "wget"},
+                     "jessie-dnsutils": {"nslookup"}}
 NOT_SHELL_IMAGES = {"crasher", "leaker", "coredns"}
-
-
-def _network():
-    if importlib.util.find_spec("engine.network") is None:
-        return None, None
-    dns = traffic = None
-    if importlib.util.find_spec("engine.network.dns") is not None:
-        import engine.network.dns as dns  # type: ignore[import-not-found,no-redef]
-    if importlib.util.find_spec("engine.network.traffic") is not None:
-        import engine.network.traffic as traffic  # type: ignore[import-not-found,no-redef]
-    return dns, traffic
 
 
 class ShellSession:
     """One shell (or one command) in a container. `run_line(line)` -> (stdout, stderr, exit code)."""
 
     def __init__(self, api, pod: dict, container: dict, now: float, interactive: bool = True, shell: str = "sh",
-                 simulation=None):
+                 simulation=None, network_config: NetworkConfig | None = None):
         self.api = api
         self.simulation = simulation
+        self.network_config = network_config or NetworkConfig()  # for the store's view, without the Simulation
         self.pod = pod
         self.container = container
         self.now = now
@@ -91,20 +89,22 @@ class ShellSession:
         self.done = False
         self.exit_code = 0
         self.last_status = 0
+        self._view: NetworkView | None = None
+        self._stdin: str | None = None  # what the previous command of a pipeline wrote
+        self._piped = False  # stdout goes into a pipe, not to the terminal
         self._build_files()
 
     # --- the file view ------------------------------------------------------------------------------------
     def _build_files(self) -> None:
         meta = self.pod["metadata"]
         ns = meta.get("namespace", "default")
-        ip = (self.pod.get("status") or {}).get("podIP", "")
-        hostname = meta["name"]
+        hostname = (self.pod.get("spec") or {}).get("hostname") or meta["name"]
         self.files["/etc/hostname"] = hostname + "\n"
-        self.files["/etc/hosts"] = ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost "
-                                    "ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\n"
-                                    "fe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n"
-                                    f"{ip}\t{hostname}\n")
-        self.files["/etc/resolv.conf"] = RESOLV_CONF.format(ns=ns)
+        # What the kubelet writes for the pod (dnsPolicy, dnsConfig, hostAliases, subdomain); only the
+        # cluster's network settings are needed, not its objects.
+        settings = self.simulation if self.simulation is not None else SimpleNamespace(network_config=self.network_config)
+        self.files["/etc/hosts"] = dns.etc_hosts(settings, self.pod)
+        self.files["/etc/resolv.conf"] = dns.resolv_conf(settings, self.pod)
         self.files["/etc/os-release"] = ALPINE_RELEASE if self.family == "busybox" else DEBIAN_RELEASE
         self.files["/etc/passwd"] = "root:x:0:0:root:/root:/bin/sh\n"
         sa = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -131,6 +131,69 @@ class ShellSession:
         self.dirs.update({"/usr/local", "/usr/local/bin", "/usr/bin", "/var/run", "/var/log", "/root"})
         for mount in self.container.get("volumeMounts") or []:
             self._mount(mount)
+        self._replay_layer()
+
+    # --- the container's writable layer, kept on the pod ------------------------------------------------------
+    def _lookup(self, kind: str, namespace: str, name: str) -> dict | None:
+        try:
+            return self.api.get(kind, namespace, name)
+        except errors.ApiError:
+            return None
+
+    def _replay_layer(self) -> None:
+        """Show what earlier sessions and the container's own script changed (engine.kubelet.filesystem keeps it
+        on the pod): a file removed in one `kubectl exec` is gone in the next, as it is for probes and the app."""
+        fs = filesystem.container_fs(self.pod, self.container.get("name", ""), self._lookup)
+        if fs is None:
+            return
+        for change in fs.changes:
+            if change.at > self.now + 1e-9:
+                break
+            if change.op == "rm":
+                self._forget(change.path)
+            elif change.op == "mkdir":
+                self.dirs.add(change.path)
+                self.removed.discard(change.path)
+            else:
+                old = self.files.get(change.path, "") if change.path not in self.removed else ""
+                self.files[change.path] = (old if change.op == "append" else "") + change.content
+                self.removed.discard(change.path)
+
+    def _forget(self, path: str) -> None:
+        self.removed.add(path)
+        prefix = path.rstrip("/") + "/"
+        for f in list(self.files) + list(self.dirs):
+            if f.startswith(prefix):
+                self.removed.add(f)
+
+    def _persist(self, op: str, path: str, content: str = "") -> str:
+        """Record a change on the pod so the app and the kubelet's probes see it (nginx answers 403 once its
+        index.html is gone). Returns why it was refused ("Read-only file system"), or ""."""
+        meta = self.pod["metadata"]
+        namespace, name, container = meta.get("namespace", "default"), meta["name"], self.container.get("name", "")
+        try:
+            current = self.api.get("Pod", namespace, name)
+            if op == "rm":
+                annotations = filesystem.remove(current, container, path, self.now, self._lookup)
+            elif op == "mkdir":
+                annotations = filesystem.mkdir(current, container, path, self.now, self._lookup)
+            else:
+                annotations = filesystem.write(current, container, path, content, self.now, op == "append",
+                                               self._lookup)
+        except filesystem.FilesystemError as exc:
+            return str(exc)
+        except errors.ApiError:
+            return ""  # the pod is going away: nothing to keep the change on
+        try:
+            stored = self.api.patch("Pod", namespace, name, {"metadata": {"annotations": annotations}},
+                                    "application/merge-patch+json")
+        except errors.ApiError:
+            return ""
+        self.pod = stored
+        cache = getattr(self.simulation, "cache", None)
+        if cache is not None:
+            cache.observe(stored)  # the next request in this session already sees it, as the kernel would
+        return ""
 
     def _mount(self, mount: dict) -> None:
         path = mount.get("mountPath", "")
@@ -234,8 +297,12 @@ class ShellSession:
             if op == "||" and status == 0:
                 continue
             stdout, stderr, status = self._run_segment(segment)
-            out.append(stdout)
-            err.append(stderr)
+            self.last_status = status  # `cmd; echo $?`
+            if self.interactive:  # one terminal: each command's output lands in the order written
+                out.append(stdout + stderr)
+            else:
+                out.append(stdout)
+                err.append(stderr)
             if self.done:
                 break
         self.last_status = status
@@ -254,6 +321,31 @@ class ShellSession:
         return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*|\?)", var, text)
 
     def _run_segment(self, segment: str) -> tuple[str, str, int]:
+        stages = _split_pipeline(segment)
+        if len(stages) == 1:
+            return self._run_stage(segment)
+        # `wget -O - svc | head -4`: each stage's stdout is the next one's stdin; what the stages write to
+        # stderr reaches the terminal directly, ahead of what the last stage prints.
+        side: list[str] = []
+        data: str | None = None
+        out, err, code = "", "", 0
+        for index, stage in enumerate(stages):
+            last = index == len(stages) - 1
+            self._stdin, self._piped = data, not last
+            try:
+                out, err, code = self._run_stage(stage)
+            finally:
+                self._stdin, self._piped = None, False
+            if not last:
+                side.append(err)
+                data = out
+            if self.done:
+                break
+        if self.interactive:
+            return "".join(side) + out, err, code
+        return out, "".join(side) + err, code
+
+    def _run_stage(self, segment: str) -> tuple[str, str, int]:
         segment = segment.strip()
         if not segment or segment.startswith("#"):
             return "", "", 0
@@ -269,7 +361,15 @@ class ShellSession:
             return "", "", 0
         out, err, code = self._command(words, segment)
         if redirect is not None:
-            path = self._abs(self._expand(redirect[1]))
+            target = self._expand(redirect[1])
+            path = self._abs(target)
+            if path == "/dev/null":
+                return "", err, code
+            if path in ("/dev/stdout", "/dev/stderr"):
+                return ("", err + out, code) if path == "/dev/stderr" else (out, err, code)
+            problem = self._persist("append" if redirect[0] == ">>" else "write", path, out)
+            if problem:
+                return "", err + f"{self._name()}: can't create {target}: {problem}\n", 1
             if redirect[0] == ">>":
                 self.files[path] = self.files.get(path, "") + out
             else:
@@ -428,6 +528,8 @@ class ShellSession:
         return f"-rw-r--r--    1 root     root    {size:>10} {stamp} {shown}"
 
     def _read(self, p: str, tool: str) -> tuple[str | None, str]:
+        if p == "-" and self._stdin is not None:
+            return self._stdin, ""
         path = self._abs(p)
         if self._is_dir(path):
             return None, f"{tool}: read error: Is a directory\n" if self.family == "busybox" else \
@@ -437,9 +539,13 @@ class ShellSession:
                 f"{tool}: {p}: No such file or directory\n"
         return self.files[path], ""
 
+    def _from_stdin(self, files: list[str]) -> list[str]:
+        """No file operands: read the pipe, as `cmd | head` does."""
+        return files if files or self._stdin is None else ["-"]
+
     def _cmd_cat(self, args):
         out, err, code = [], [], 0
-        for p in args:
+        for p in self._from_stdin(list(args)):
             text, problem = self._read(p, "cat")
             if text is None:
                 err.append(problem)
@@ -463,7 +569,7 @@ class ShellSession:
                 files.append(args[i])
             i += 1
         out, err = [], []
-        for p in files:
+        for p in self._from_stdin(files):
             text, problem = self._read(p, "tail" if tail else "head")
             if text is None:
                 err.append(problem)
@@ -478,14 +584,15 @@ class ShellSession:
     def _cmd_wc(self, args):
         files = [a for a in args if not a.startswith("-")]
         out = []
-        for p in files:
+        for p in self._from_stdin(files):
             text, problem = self._read(p, "wc")
             if text is None:
                 return "", problem, 1
+            name = "" if p == "-" and not files else f" {p}"
             if "-l" in args:
-                out.append(f"{text.count(chr(10))} {p}\n")
+                out.append(f"{text.count(chr(10))}{name}\n")
             else:
-                out.append(f"{text.count(chr(10)):>7} {len(text.split()):>7} {len(text.encode()):>7} {p}\n")
+                out.append(f"{text.count(chr(10)):>7} {len(text.split()):>7} {len(text.encode()):>7}{name}\n")
         return "".join(out), "", 0
 
     def _cmd_grep(self, args):
@@ -496,7 +603,7 @@ class ShellSession:
         pattern, files = rest[0], rest[1:]
         flags = re.I if "-i" in opts else 0
         out = []
-        for p in files:
+        for p in self._from_stdin(files):
             text, problem = self._read(p, "grep")
             if text is None:
                 return "".join(out), problem, 2
@@ -508,6 +615,9 @@ class ShellSession:
     def _cmd_touch(self, args):
         for p in args:
             path = self._abs(p)
+            problem = self._persist("append", path)
+            if problem:
+                return "", f"touch: {p}: {problem}\n", 1
             self.files.setdefault(path, "")
             self.removed.discard(path)
         return "", "", 0
@@ -517,6 +627,9 @@ class ShellSession:
             path = self._abs(p)
             if self._exists(path) and "-p" not in args:
                 return "", f"mkdir: can't create directory '{p}': File exists\n", 1
+            problem = self._persist("mkdir", path)
+            if problem:
+                return "", f"mkdir: can't create directory '{p}': {problem}\n", 1
             self.dirs.add(path)
             self.removed.discard(path)
         return "", "", 0
@@ -538,11 +651,13 @@ class ShellSession:
                            else f"rm: cannot remove '{p}': Is a directory\n")
                 code = 1
                 continue
-            self.removed.add(path)
-            prefix = path.rstrip("/") + "/"
-            for f in list(self.files) + list(self.dirs):
-                if f.startswith(prefix):
-                    self.removed.add(f)
+            problem = self._persist("rm", path)
+            if problem:
+                err.append(f"rm: can't remove '{p}': {problem}\n" if self.family == "busybox"
+                           else f"rm: cannot remove '{p}': {problem}\n")
+                code = 1
+                continue
+            self._forget(path)
         return "", "".join(err), code
 
     def _cmd_ps(self, args):
@@ -618,9 +733,11 @@ class ShellSession:
 
     def _cmd_sh(self, args):
         if "-c" in args and args.index("-c") + 1 < len(args):
-            inner = ShellSession(self.api, self.pod, self.container, self.now, interactive=False, shell=self.shell)
+            inner = ShellSession(self.api, self.pod, self.container, self.now, interactive=self.interactive,
+                                 shell=self.shell, simulation=self.simulation, network_config=self.network_config)
             inner.cwd, inner.env, inner.env_order = self.cwd, dict(self.env), list(self.env_order)
             inner.files, inner.dirs, inner.removed = self.files, self.dirs, self.removed
+            inner._view = self._view
             out, err, code = inner.run_line(args[args.index("-c") + 1])
             return out, err, code
         return "", "", 0
@@ -638,72 +755,69 @@ class ShellSession:
         return "", "", 0
 
     # --- networking ---------------------------------------------------------------------------------------------
-    def _cmd_nslookup(self, args):
-        names = [a for a in args if not a.startswith("-")]
-        if not names:
-            return "", "", 1
-        name = names[0]
-        dns, _ = _network()
-        if self.simulation is not None and dns is not None and hasattr(dns, "nslookup"):
-            style = "busybox" if self.family == "busybox" else "bind"
-            try:
-                text, code = dns.nslookup(self.simulation, self.pod, name, names[1] if len(names) > 1 else None,
-                                          style=style)
-                return text, "", code
-            except (TypeError, ValueError, KeyError):
-                pass
-        answer = None
-        resolver = None
-        for attr in ("resolve", "lookup", "resolve_name"):
-            if dns is not None and hasattr(dns, attr):
-                resolver = getattr(dns, attr)
-                break
-        if resolver is not None:
-            try:
-                answer = resolver(self.api, name, self.pod["metadata"].get("namespace", "default"))
-            except TypeError:
-                answer = None
-        header = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n" if self.family == "busybox" else \
-            "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n"
-        if answer:
-            fqdn, ips = (answer if isinstance(answer, tuple) else (name, answer))
-            if isinstance(ips, str):
-                ips = [ips]
-            body = "".join(f"Name:\t{fqdn}\nAddress: {ip}\n" for ip in ips)
-            return header + body + "\n", "", 0
-        return header + f"** server can't find {name}: NXDOMAIN\n\n", "", 1
+    def _network(self):
+        """The cluster as the network sees it now: the Simulation, or a view of the store kept for the session."""
+        if self.simulation is not None:
+            return self.simulation
+        if self._view is None:
+            self._view = NetworkView(self.api.store, self.now, self.network_config)
+        else:
+            self._view.refresh(self.now)
+        return self._view
 
-    def _http(self, tool: str, args: list[str]) -> tuple[str, str, int]:
-        urls = [a for a in args if not a.startswith("-") and a not in ("-",)]
-        quiet = any(a in ("-q", "-s", "-qO-", "-sS") for a in args)
-        if not urls:
-            return "", f"{tool}: no URL given\n" if tool == "curl" else "BusyBox v1.37.0 multi-call binary.\n", 1
-        url = urls[-1]
-        host = re.sub(r"^https?://", "", url).split("/")[0].split(":")[0]
-        _, traffic = _network()
-        request = getattr(traffic, "request", None) if traffic is not None else None
-        if request is not None:
-            try:
-                result = request(self.api, self.pod, url)
-            except TypeError:
-                result = None
-            if result is not None:
-                body = getattr(result, "body", None)
-                if body is None and isinstance(result, tuple):
-                    body = result[-1]
-                if body is not None:
-                    prefix = "" if tool == "curl" or quiet else (
-                        f"Connecting to {host} ({host}:80)\nwriting to stdout\n")
-                    return str(body), prefix if tool == "wget" else "", 0
-        if tool == "curl":
-            return "", f"curl: (6) Could not resolve host: {host}\n", 6
-        return "", f"wget: bad address '{host}'\n", 1
+    def _client_run(self, run: clients.Run, tool: str = "") -> tuple[str, str, int]:
+        for path, text in run.files.items():  # `wget URL`, `curl -o FILE URL`
+            target = self._abs(path)
+            problem = self._persist("write", target, text)
+            if problem:  # what each program says when it cannot create its output file
+                refusal = {"curl": ("curl: (23) Failure writing output to destination\n", 23),
+                           "busybox-wget": (f"wget: can't open '{path}': {problem}\n", 1)}
+                message, code = refusal.get(tool, (f"{path}: {problem}\n", 3))
+                return run.stdout, run.stderr + message, code
+            self.files[target] = text
+            self.removed.discard(target)
+        return run.stdout, run.stderr, run.code
+
+    def _cmd_nslookup(self, args):
+        return self._client_run(clients.nslookup(self._network(), self.pod, args, self.container.get("image", "")))
 
     def _cmd_wget(self, args):
-        return self._http("wget", args)
+        def exists(path: str) -> bool:
+            return self._exists(self._abs(path))
+
+        busybox = self.family == "busybox"
+        wget = clients.busybox_wget if busybox else clients.gnu_wget
+        return self._client_run(wget(self._network(), self.pod, args, tty=self._tty(), exists=exists),
+                                "busybox-wget" if busybox else "gnu-wget")
 
     def _cmd_curl(self, args):
-        return self._http("curl", args)
+        return self._client_run(clients.curl(self._network(), self.pod, args, tty=self._tty()), "curl")
+
+    def _tty(self) -> bool:
+        """Whether the program's stdout and stderr are the terminal (not a pipe, not kubectl exec without -t)."""
+        return self.interactive and not self._piped
+
+
+def _split_pipeline(segment: str) -> list[str]:
+    """Split a command at | outside quotes (|| is split off before, by _split_operators)."""
+    stages: list[str] = []
+    current: list[str] = []
+    quote = ""
+    for ch in segment:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch == "|":
+            stages.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    stages.append("".join(current))
+    return stages
 
 
 def _split_operators(line: str) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import posixpath
 import re
 import shlex
@@ -101,6 +102,10 @@ _IMAGES: dict[str, dict] = {
         "flavour": "debian",
         "binaries": ("/usr/local/sbin/php-fpm", "/usr/local/bin/php"),
         "dirs": ("/var/www/html",),
+    },
+    "registry.k8s.io/e2e-test-images/jessie-dnsutils": {
+        "flavour": "debian",
+        "binaries": ("/usr/bin/nslookup", "/usr/bin/dig", "/usr/bin/host"),
     },
     "docker.io/kubedojo/crasher": {"flavour": "scratch", "binaries": ("/crasher",)},
     "docker.io/kubedojo/leaker": {"flavour": "scratch", "binaries": ("/leaker",)},
@@ -502,20 +507,26 @@ def _record(pod: dict, container_name: str, change: dict, lookup: Lookup | None)
     return {key: json.dumps(layer, separators=(",", ":"))}
 
 
+def _stamp(now: float) -> str:
+    """`now` to the microsecond, rounded down: a change stamped a fraction of a microsecond after the moment
+    it was made would not be seen by a request made at that same moment (`rm index.html && curl localhost`)."""
+    return micro_time(math.floor(now * 1_000_000) / 1_000_000)
+
+
 def remove(pod: dict, container: str, path: str, now: float, lookup: Lookup | None = None) -> dict[str, str]:
     """`rm -rf path` inside the container: the annotations to merge into the pod."""
-    return _record(pod, container, {"op": "rm", "path": path, "at": micro_time(now)}, lookup)
+    return _record(pod, container, {"op": "rm", "path": path, "at": _stamp(now)}, lookup)
 
 
 def write(pod: dict, container: str, path: str, content: str, now: float, append: bool = False,
           lookup: Lookup | None = None) -> dict[str, str]:
     """`echo ... > path` (or `>>` with append) inside the container."""
     return _record(pod, container, {"op": "append" if append else "write", "path": path, "content": content,
-                                    "at": micro_time(now)}, lookup)
+                                    "at": _stamp(now)}, lookup)
 
 
 def mkdir(pod: dict, container: str, path: str, now: float, lookup: Lookup | None = None) -> dict[str, str]:
-    return _record(pod, container, {"op": "mkdir", "path": path, "at": micro_time(now)}, lookup)
+    return _record(pod, container, {"op": "mkdir", "path": path, "at": _stamp(now)}, lookup)
 
 
 def store(sim, namespace: str, name: str, annotations: dict[str, str]) -> dict:

@@ -212,6 +212,10 @@ _add(Image("registry.k8s.io/coredns/coredns", 18_000_000, ports=(53, 8080, 8181,
            processes=(("root", "/coredns -conf /etc/coredns/Corefile"),), start_seconds=0.5, stop_seconds=0.2,
            cpu_millis=2, memory_bytes=14 * MB, version="1.11.3", default_args=("-conf", "/etc/coredns/Corefile")))
 
+# kubernetes.io's "Debugging DNS Resolution" runs this (dnsutils.yaml: `sleep infinity`) for bind's nslookup.
+_add(Image("registry.k8s.io/e2e-test-images/jessie-dnsutils", 72_000_000, processes=(("root", "sleep infinity"),),
+           shell=True, stop_seconds=None, memory_bytes=1 * MB, behaviour=Behaviour("exits", 0.0, 0), version="1.3"))
+
 # php's tags pick the flavour: php:8-fpm listens on 9000, php:8-apache serves HTTP on 80 (same simulated image).
 
 _REFERENCE = re.compile(r"^(?:(?P<registry>[^/]+\.[^/]+|[^/]+:\d+|localhost)/)?(?P<path>[^:@]+)(?::(?P<tag>[^@]+))?"
@@ -352,6 +356,9 @@ def behaviour_of(container: dict, image: Image) -> Behaviour:
         if not present.intersection(names) and not container.get("envFrom"):
             return Behaviour("exits", 0.5, 1, message=message)
     command = list(container.get("command") or []) + list(container.get("args") or [])
+    if container.get("stdin") and image.shell and len(command) <= 1 and (
+            not command or command[0].rsplit("/", 1)[-1] in ("sh", "bash", "ash")):
+        return RUNS  # a shell with its stdin held open (`kubectl run -it`) waits for input
     if not command or not image.shell:
         return image.behaviour
     script = " ".join(str(part) for part in command)

@@ -16,6 +16,10 @@ What other parts call:
   `traffic.service_proxy(sim, ns, "bootcamp-svc", "/")`: the apiserver's services/<svc>/proxy/.
 - `dns.resolv_conf(sim, pod)`, `dns.etc_hosts(sim, pod)`, `dns.nslookup(sim, pod, name, style=...)`,
   `dns.resolve(sim, pod, name)`: `cat /etc/resolv.conf`, `nslookup`, name resolution in `kubectl exec`.
+- `clients.curl(...)`, `clients.busybox_wget(...)`, `clients.gnu_wget(...)`, `clients.nslookup(...)`: what those
+  programs print in the pod shell (`engine.kubectl.shell`), each request sent through `traffic.request`.
+- `view.NetworkView(store, now)`: a read-only stand-in for the Simulation, loaded from the store, for callers
+  without the running loop (the web terminal, the HTTP API's proxy); pass it wherever `sim` is expected.
 - `http.listener(sim, pod, port, now)` / `http.answer(...)`: who accepts a connection and what the app
   answers; the model is the kubelet's probes' (`engine.kubelet.probes.Subject`, `engine.kubelet.filesystem`),
   so a readiness probe and a curl always agree.

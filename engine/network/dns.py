@@ -58,10 +58,11 @@ class ResolvConf:
         return 1
 
     def text(self) -> str:
-        lines = []
+        # The order cri-dockerd writes (minikube's default runtime, and what the notes show):
+        # nameservers, then search, then options. containerd would put search first.
+        lines = [f"nameserver {ns}" for ns in self.nameservers]
         if self.search:
             lines.append("search " + " ".join(self.search))
-        lines += [f"nameserver {ns}" for ns in self.nameservers]
         if self.options:
             lines.append("options " + " ".join(n if v is None else f"{n}:{v}" for n, v in self.options))
         return "".join(line + "\n" for line in lines)
@@ -104,7 +105,7 @@ def resolv_conf_for(sim, pod: dict) -> ResolvConf:
 
 def resolv_conf(sim, pod: dict) -> str:
     """The text of the pod's /etc/resolv.conf, e.g.
-    `search default.svc.cluster.local svc.cluster.local cluster.local\\nnameserver 10.96.0.10\\noptions ndots:5\\n`."""
+    `nameserver 10.96.0.10\\nsearch default.svc.cluster.local svc.cluster.local cluster.local\\noptions ndots:5\\n`."""
     return resolv_conf_for(sim, pod).text()
 
 

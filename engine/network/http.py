@@ -176,6 +176,9 @@ def answer(heard: Listener, port: int, method: str, path: str, at: float) -> Htt
             return HttpAnswer(405, nginx_error_page(405, "Not Allowed", server), headers)
     elif image.repository == "docker.io/library/httpd":
         headers = {"Server": f"Apache/{image.version} (Unix)", "Content-Type": "text/html"}
+    elif image.repository == "gcr.io/google-samples/node-hello":
+        # server.js calls writeHead(200) then end(): Node sends no Content-Type and a chunked body.
+        headers = {"Transfer-Encoding": "chunked"}
     return HttpAnswer(status, body, headers)
 
 

@@ -14,7 +14,9 @@ from tests.engine.network_helpers import (
     wait_endpoints,
 )
 
-CLUSTER_FIRST = "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
+# As seed 000 shows it (`cat /etc/resolv.conf` in a pod): nameserver, search, options, the order cri-dockerd
+# (minikube's runtime) writes.
+CLUSTER_FIRST = "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
 
 
 def cluster():
@@ -50,11 +52,11 @@ def test_resolv_conf_exactly_as_the_kubelet_writes_it():
     custom = pod(sim, "custom", dnsPolicy="None", dnsConfig={
         "nameservers": ["1.2.3.4"], "searches": ["ns1.svc.cluster-domain.example", "my.dns.search.suffix"],
         "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]})
-    assert dns.resolv_conf(sim, custom) == ("search ns1.svc.cluster-domain.example my.dns.search.suffix\n"
-                                            "nameserver 1.2.3.4\noptions ndots:2 edns0\n")
+    assert dns.resolv_conf(sim, custom) == ("nameserver 1.2.3.4\nsearch ns1.svc.cluster-domain.example "
+                                            "my.dns.search.suffix\noptions ndots:2 edns0\n")
     tuned = pod(sim, "tuned", dnsConfig={"options": [{"name": "ndots", "value": "1"}], "searches": ["corp.example"]})
-    assert dns.resolv_conf(sim, tuned) == ("search default.svc.cluster.local svc.cluster.local cluster.local "
-                                           "corp.example\nnameserver 10.96.0.10\noptions ndots:1\n")
+    assert dns.resolv_conf(sim, tuned) == ("nameserver 10.96.0.10\nsearch default.svc.cluster.local "
+                                           "svc.cluster.local cluster.local corp.example\noptions ndots:1\n")
 
 
 def test_etc_hosts_lists_the_pod_and_its_fqdn():
