@@ -4,7 +4,6 @@ Scenario: a control-plane node (tainted) and workers of 2 CPU / 4Gi; only the
 scheduler runs (no kubelets), so pods stay where they are bound.
 """
 
-import time
 
 from engine.clock import VirtualClock
 from engine.kubelet.nodes import make_node
@@ -222,17 +221,15 @@ def test_large_clusters_score_only_a_sample_of_nodes():
     assert num_feasible_nodes_to_find(5000) == 500
 
 
-def test_scheduling_many_pods_on_many_nodes_is_fast():
+def test_many_pods_on_many_nodes_are_scheduled_in_one_tick_evaluating_a_sample_of_nodes():
     sim = make_sim(workers=0)
     for i in range(1, 1001):
         sim.store.create(make_node(f"node-{i}", cpu="64", memory="256Gi"))
     sim.tick()
     for i in range(300):
         sim.api.create(pod(f"p{i}", cpu="100m"))
-    started = time.perf_counter()
     sim.tick()
-    elapsed = time.perf_counter() - started
+    # All in one tick; the speed itself is measured by bench/scheduling.py, not asserted here.
     assert all(node_of(sim, f"p{i}") for i in range(300))
-    assert elapsed < 2.0  # about 0.3 s here; 5,000 nodes schedule ~450 pods/s
     decision = sim.controller("default-scheduler").explanations[("default", "p0")]
     assert decision["nodesEvaluated"] < 1001 and decision["feasible"] == num_feasible_nodes_to_find(1001)
