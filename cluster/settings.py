@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "cluster",
     "channels",
     "frontend",
+    "workshops",
 ]
 
 MIDDLEWARE = [
@@ -64,6 +65,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "cluster.urls"
+# The workshop page shows a seat's cluster map in a frame of the same site.
+X_FRAME_OPTIONS = "SAMEORIGIN"
 ASGI_APPLICATION = "cluster.asgi.application"
 
 TEMPLATES = [

@@ -19,4 +19,5 @@ def _exists(module: str) -> bool:
 urlpatterns = [path("admin/", admin.site.urls)]
 if _exists("cluster.api.urls"):
     urlpatterns.append(path("", include("cluster.api.urls")))
+urlpatterns.append(path("", include("workshops.urls")))
 urlpatterns.append(path("", include("frontend.urls")))
