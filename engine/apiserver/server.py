@@ -18,7 +18,7 @@ from engine import errors, labels
 from engine.apiserver import admission, workload_strategy
 from engine.apiserver import patch as patching
 from engine.apiserver.fields import compile_field_selector
-from engine.clock import format_rfc3339
+from engine.clock import format_rfc3339, parse_rfc3339
 from engine.resources import registry
 from engine.resources.registry import KindInfo
 from engine.store import DELETED, Change, Store, copy_json
@@ -287,6 +287,7 @@ class ApiServer:
             grace = self._pod_grace(current, grace_period_seconds)
             if grace > 0:
                 return DeleteResult(self._mark_pod_terminating(current, grace), False)
+            current, rv = self._zero_grace_first(current, uid, rv)
         policy = propagation_policy or _default_propagation(info)
         wanted_finalizer = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(policy)
         if policy not in ("Foreground", "Orphan", "Background"):
@@ -314,6 +315,20 @@ class ApiServer:
         if meta.get("deletionTimestamp") and existing is not None and existing <= grace:
             return pod  # already terminating, and no sooner than asked
         return self.store.update_deletion(pod, format_rfc3339(self.now() + grace), grace)
+
+    def _zero_grace_first(self, pod: dict, uid: str | None, rv: str | None) -> tuple[dict, str | None]:
+        """A pod deleted with grace period 0 is first updated to deletionGracePeriodSeconds 0, then removed, as the
+        registry's graceful delete does: watchers see a last MODIFIED (Terminating) before DELETED."""
+        meta = pod["metadata"]
+        if meta.get("finalizers") or meta.get("deletionGracePeriodSeconds") == 0:
+            return pod, rv
+        if (uid and uid != meta.get("uid")) or (rv and rv != meta.get("resourceVersion")):
+            return pod, rv  # the delete below refuses it with the precondition message
+        deadline = parse_rfc3339(meta.get("deletionTimestamp"))
+        # Shortening a grace period moves the deadline back by the difference.
+        when = self.now() if deadline is None else deadline - float(meta.get("deletionGracePeriodSeconds") or 0)
+        updated = self.store.update_deletion(pod, format_rfc3339(when), 0)
+        return updated, updated["metadata"]["resourceVersion"] if rv else None
 
     def _delete_namespace(self, ns_obj: dict, _ns: str) -> DeleteResult:
         name = ns_obj["metadata"]["name"]

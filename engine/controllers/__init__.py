@@ -12,6 +12,7 @@ def default_controllers() -> list:
     from engine.controllers.job import JobController
     from engine.controllers.namespace import NamespaceController
     from engine.controllers.nodelifecycle import NodeLifecycleController
+    from engine.controllers.podgc import PodGCController
     from engine.controllers.pv_binder import PersistentVolumeController
     from engine.controllers.replicaset import ReplicaSetController
     from engine.controllers.statefulset import StatefulSetController
@@ -34,6 +35,7 @@ def default_controllers() -> list:
         PersistentVolumeController,
         GarbageCollector,
         NodeLifecycleController,
+        PodGCController,
         Scheduler,
         KubeletManager,
         endpoints.EndpointsController,

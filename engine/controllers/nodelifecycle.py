@@ -40,6 +40,21 @@ def desired_taint_keys(node: dict) -> str | None:
     return UNREACHABLE if value == "Unknown" else NOT_READY
 
 
+_CONDITION_TAINTS = (("MemoryPressure", "node.kubernetes.io/memory-pressure"),
+                     ("DiskPressure", "node.kubernetes.io/disk-pressure"),
+                     ("PIDPressure", "node.kubernetes.io/pid-pressure"))
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+_NO_SCHEDULE_KEYS = {key for _, key in _CONDITION_TAINTS} | {UNSCHEDULABLE}
+
+
+def no_schedule_taint_keys(node: dict) -> list[str]:
+    """The NoSchedule taints a node's conditions (True pressure) and spec.unschedulable call for."""
+    keys = [key for ctype, key in _CONDITION_TAINTS if (condition(node, ctype) or {}).get("status") == "True"]
+    if (node.get("spec") or {}).get("unschedulable"):
+        keys.append(UNSCHEDULABLE)
+    return keys
+
+
 def eviction_delay(pod: dict, taint: dict) -> float | None:
     """Seconds a pod may stay on a node with this NoExecute taint: 0 if untolerated, None if forever."""
     matching = [t for t in (pod.get("spec") or {}).get("tolerations") or [] if tolerates(t, taint)]
@@ -151,6 +166,12 @@ class NodeLifecycleController(Controller):
         wanted = desired_taint_keys(node)
         taints = list((node.get("spec") or {}).get("taints") or [])
         kept = [t for t in taints if t.get("key") not in (UNREACHABLE, NOT_READY) or t.get("key") == wanted]
+        # TaintNodesByCondition: pressure conditions and a cordon become NoSchedule taints, and go with them.
+        no_schedule = no_schedule_taint_keys(node)
+        kept = [t for t in kept if t.get("key") not in _NO_SCHEDULE_KEYS or t.get("key") in no_schedule]
+        for key in no_schedule:
+            if not any(t.get("key") == key and t.get("effect") == "NoSchedule" for t in kept):
+                kept.append({"key": key, "effect": "NoSchedule", "timeAdded": format_rfc3339(now)})
         if wanted:
             have = {t.get("effect") for t in kept if t.get("key") == wanted}
             if "NoSchedule" not in have:
@@ -160,10 +181,11 @@ class NodeLifecycleController(Controller):
         if kept == taints:
             return node
         updated = copy_json(node)
+        spec = updated["spec"] = updated.get("spec") or {}  # a Node applied without spec (or with `spec:` empty)
         if kept:
-            updated["spec"]["taints"] = kept
+            spec["taints"] = kept
         else:
-            updated.get("spec", {}).pop("taints", None)
+            spec.pop("taints", None)
         return self.sim.client(NODE_CONTROLLER).update(updated)
 
     def _evict(self, node: dict, now: float) -> None:

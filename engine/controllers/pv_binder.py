@@ -21,11 +21,14 @@ Provisioning, ProvisioningSucceeded (or FailedBinding when nothing can serve the
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from engine import errors
 from engine.controllers.base import Controller, Key
 from engine.events import NORMAL, WARNING
 from engine.labels import from_label_selector
 from engine.resources.quantity import memory_bytes
+from engine.scheduler.plugins.nodeaffinity import Term
 from engine.store import DELETED, Change, copy_json
 
 EVENT_COMPONENT = "persistentvolume-controller"
@@ -91,6 +94,20 @@ def volume_matches(claim: dict, volume: dict) -> bool:
         return False
     selector = spec.get("selector")
     return selector is None or from_label_selector(selector).matches(volume["metadata"].get("labels"))
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """What a volume's node affinity looks at: the node's name and labels."""
+
+    name: str
+    labels: dict = field(default_factory=dict)
+
+
+def volume_fits_node(volume: dict, node: NodeView) -> bool:
+    """The volume's required node affinity (a Local volume's node) admits the node; no affinity admits all."""
+    required = ((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required")
+    return required is None or any(Term(t).matches(node) for t in required.get("nodeSelectorTerms") or [])
 
 
 def best_volume(claim: dict, volumes: list[dict]) -> dict | None:
@@ -168,19 +185,28 @@ class PersistentVolumeController(Controller):
                 return
             self.bind(claim, volume)
             return
-        volume = best_volume(claim, self.sim.cache.list("PersistentVolume"))
+        class_name = claim_class(claim)
+        storage_class = self.sim.cache.get("StorageClass", "", class_name) if class_name else None
+        volumes = self.sim.cache.list("PersistentVolume")
+        selected = (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE)
+        delayed = (storage_class or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
+        if delayed and selected:  # the scheduler chose the node: only volumes that node can reach
+            node = self.sim.cache.get("Node", "", selected)
+            view = NodeView(selected, ((node or {}).get("metadata") or {}).get("labels") or {})
+            volumes = [v for v in volumes if volume_fits_node(v, view)]
+        elif delayed:  # only a volume pre-bound to this claim binds before its pod is scheduled
+            volumes = [v for v in volumes if ((v.get("spec") or {}).get("claimRef") or {}).get("name")]
+        volume = best_volume(claim, volumes)
         if volume is not None:
             self.bind(claim, volume)
             return
-        class_name = claim_class(claim)
-        storage_class = self.sim.cache.get("StorageClass", "", class_name) if class_name else None
         if storage_class is None:
             message = ("no persistent volumes available for this claim and no storage class is set" if not class_name
                        else f'storageclass.storage.k8s.io "{class_name}" not found')
             self.sim.events.record(claim, NORMAL if not class_name else WARNING, "FailedBinding"
                                    if not class_name else "ProvisioningFailed", message, EVENT_COMPONENT)
             return
-        if storage_class.get("volumeBindingMode") == "WaitForFirstConsumer" and not self.has_consumer(claim):
+        if delayed and not selected and not self.has_consumer(claim):
             self.sim.events.record(claim, NORMAL, "WaitForFirstConsumer",
                                    "waiting for first consumer to be created before binding", EVENT_COMPONENT)
             return
@@ -307,4 +333,4 @@ class PersistentVolumeController(Controller):
                     raise
 
 
-__all__ = ["PersistentVolumeController", "best_volume", "volume_matches"]
+__all__ = ["NodeView", "PersistentVolumeController", "best_volume", "volume_fits_node", "volume_matches"]

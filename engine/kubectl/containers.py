@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from engine import errors
 from engine.clock import parse_rfc3339
+from engine.kubelet import downward
 from engine.kubelet import images as catalog
 
 # How each image stamps its own log lines.
@@ -297,9 +298,11 @@ def _value_from(api, pod: dict, container: dict, source: dict) -> str | None:
             return (meta.get(m.group(1)) or {}).get(m.group(2))
         return None
     if "resourceFieldRef" in source:
-        ref = source["resourceFieldRef"]
-        resource = ref.get("resource", "")
-        kind, _, what = resource.partition(".")
-        value = ((container.get("resources") or {}).get(kind) or {}).get(what)
-        return str(value) if value is not None else "0"
+        # Resolved as the kubelet does: limits default to the node's allocatable, values divide by the divisor.
+        try:
+            node = api.get("Node", "", (pod.get("spec") or {}).get("nodeName") or "")
+        except errors.ApiError:
+            node = {}
+        allocatable = (node.get("status") or {}).get("allocatable") or {}
+        return downward.resource_field_value(container, allocatable, source["resourceFieldRef"])
     return None

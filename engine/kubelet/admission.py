@@ -2,7 +2,9 @@
 
 The scheduler normally sends only pods that fit, but a pod can name its node (`spec.nodeName`) and skip
 the scheduler. The kubelet then checks it against the pods it already admitted, as Kubernetes' kubelet
-does (pkg/kubelet/lifecycle predicates): resources first (pods, cpu, memory: reason `OutOfpods`,
+does. The eviction manager comes first: under MemoryPressure a BestEffort pod that does not tolerate the
+memory-pressure taint is refused (reason `Evicted`, "The node had condition: [MemoryPressure]. "). Then
+the predicates (pkg/kubelet/lifecycle): resources (pods, cpu, memory: reason `OutOfpods`,
 `OutOfcpu`, `OutOfmemory`), then the node selector and affinity (`NodeAffinity`), then untolerated
 NoExecute taints (`TaintToleration`). A rejected pod goes straight to phase Failed with that reason and
 the message "Pod was rejected: Node didn't have enough resource: cpu, requested: 3000, used: 850,
@@ -11,7 +13,9 @@ capacity: 2000", a Warning Event with the same reason, and no containers; its co
 
 from __future__ import annotations
 
+from engine.kubelet import eviction
 from engine.kubelet import podstatus as ps
+from engine.resources.qos import qos_class
 from engine.scheduler.framework import NodeInfo, pod_requests, tolerated
 from engine.scheduler.plugins import nodeaffinity
 
@@ -27,6 +31,9 @@ def _admitted(pod: dict, uid: str) -> bool:
 
 def check(pod: dict, node: dict, running: list[dict]) -> tuple[str, str] | None:
     """(reason, message) if the kubelet must reject `pod` on `node` beside the `running` pods, else None."""
+    pressure = _memory_pressure_refusal(pod, node)
+    if pressure is not None:
+        return pressure
     info = NodeInfo(node)
     wanted = pod_requests(pod)
     used_cpu = used_memory = 0
@@ -47,6 +54,21 @@ def check(pod: dict, node: dict, running: list[dict]) -> tuple[str, str] | None:
         if taint.get("effect") == "NoExecute" and not tolerated(tolerations, taint):
             return "TaintToleration", f"Predicate TaintToleration failed: {TAINT_NOT_MATCH}"
     return None
+
+
+MEMORY_PRESSURE_TAINT = {"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule"}
+
+
+def _memory_pressure_refusal(pod: dict, node: dict) -> tuple[str, str] | None:
+    """The eviction manager's Admit: under MemoryPressure only pods that ask for memory (or tolerate it) come in."""
+    pressured = any(c.get("type") == "MemoryPressure" and c.get("status") == "True"
+                    for c in (node.get("status") or {}).get("conditions") or [])
+    spec = pod.get("spec") or {}
+    if not pressured or int(spec.get("priority") or 0) >= eviction.CRITICAL_PRIORITY:
+        return None
+    if qos_class(pod) != "BestEffort" or tolerated(spec.get("tolerations") or [], MEMORY_PRESSURE_TAINT):
+        return None
+    return eviction.EVICTED_REASON, "The node had condition: [MemoryPressure]. "
 
 
 def _insufficient(resource: str, requested: int, used: int, capacity: int) -> str:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from engine import errors
 from engine.clock import Timer, format_rfc3339, parse_rfc3339
 from engine.controllers.base import Controller, Key
+from engine.kubelet import eviction, filesystem, podstatus, profiles, stages
 from engine.kubelet import images as catalog
-from engine.kubelet import podstatus, profiles, stages
 from engine.kubelet.nodes import (
     HEALTHY_CONDITIONS,
     NODE_LEASE_NAMESPACE,
@@ -47,6 +47,7 @@ from engine.store import DELETED, Change, copy_json
 log = logging.getLogger(__name__)
 
 LEASE_RENEW_SECONDS = 10.0
+EVICTION_MONITOR_SECONDS = 10.0  # the eviction manager's monitoring interval
 NODE_STATUS_REPORT_SECONDS = 60.0
 MAX_NODE_IMAGES = 50  # nodeStatusMaxImages
 SHARED_LAYERS_FACTOR = 0.4
@@ -73,6 +74,7 @@ class NodeState:
     inflight: dict[str, float] = field(default_factory=dict)  # image -> when its pull ends
     network: PodNetwork | None = None
     images_dirty: bool = False
+    memory_pressure_at: float | None = None  # when the eviction manager last saw memory.available < 100Mi
 
 
 def _index_of(node: dict) -> int:
@@ -189,6 +191,7 @@ class KubeletManager(Controller):
         ctx = stages.PodContext(self, pod, node)
         due = stages.run(ctx, self.stages)
         self._commit(ctx)
+        self._store_volume_data(pod, ctx.node_name)
         if due is None or ctx.deleted:
             self._cancel(key)
         else:
@@ -198,7 +201,7 @@ class KubeletManager(Controller):
         status = ctx.status
         terminal_before = (ctx.pod.get("status") or {}).get("phase") in podstatus.TERMINAL
         if (ctx.stopping or status.get("startTime")) and not terminal_before:
-            podstatus.finish_status(ctx.spec, status, ctx.now, stopping=ctx.stopping)
+            podstatus.finish_status(ctx.spec, status, ctx.now, stopping=ctx.stopping, hold_phase=ctx.hold_phase)
         pod = ctx.pod
         client = self.sim.client(self.component, ctx.node_name)
         if status != (ctx.pod.get("status") or {}):
@@ -211,6 +214,19 @@ class KubeletManager(Controller):
                               uid=ctx.uid)
             except errors.ApiError as exc:
                 if exc.code not in (404, 409):
+                    raise
+
+    def _store_volume_data(self, pod: dict, node_name: str) -> None:
+        """What the pod wrote to its claims and host paths goes to the volumes and the node, where the next pod
+        (a replacement, or another pod on this node) finds it."""
+        client = None
+        for holder, data in filesystem.volume_data_to_store(pod, self.sim.cache.get):
+            client = client or self.sim.client(self.component, node_name)
+            try:
+                client.patch(holder["kind"], "", holder["metadata"]["name"], {"metadata": {"annotations": data}},
+                             "application/merge-patch+json")
+            except errors.ApiError as exc:
+                if exc.code != 404:
                     raise
 
     def allocate_ip(self, node: dict, pod: dict) -> str:
@@ -344,13 +360,17 @@ class KubeletManager(Controller):
         if not (node.get("spec") or {}).get("podCIDR"):
             node = self._assign_pod_cidr(node, client)
         renewed = self._renew_lease(node, client, now)
+        pressure = self._manage_memory(node, state, client, now)
         ready = condition(node, "Ready")
         heartbeat = parse_rfc3339(ready.get("lastHeartbeatTime")) if ready else None
+        reported = (condition(node, "MemoryPressure") or {}).get("status") == "True"
         if (ready is None or ready.get("status") != "True" or state.images_dirty or heartbeat is None
-                or now - heartbeat >= NODE_STATUS_REPORT_SECONDS - 1e-6):
-            self._post_status(node, state, client, now)
+                or pressure != reported or now - heartbeat >= NODE_STATUS_REPORT_SECONDS - 1e-6):
+            self._post_status(node, state, client, now, pressure)
             heartbeat = now
         due = heartbeat + NODE_STATUS_REPORT_SECONDS
+        if state.memory_pressure_at is not None:  # watch the pressure go, and lift the condition in time
+            due = min(due, now + EVICTION_MONITOR_SECONDS)
         if renewed is not None:
             due = min(due, renewed + LEASE_RENEW_SECONDS)
         self._arm(key, due)
@@ -372,7 +392,40 @@ class KubeletManager(Controller):
         client.update(updated)
         return now
 
-    def _post_status(self, node: dict, state: NodeState, client, now: float) -> None:
+    def _manage_memory(self, node: dict, state: NodeState, client, now: float) -> bool:
+        """The eviction manager's pass: observe memory.available, evict one pod if it is under the threshold.
+        Returns whether the node is (still) under MemoryPressure."""
+        name = node["metadata"]["name"]
+        if not ((node.get("status") or {}).get("capacity") or {}).get("memory"):
+            return False  # not registered yet: nothing observed
+        pods = eviction.candidates(self.sim.cache.pods_on_node(name))
+        available = eviction.memory_available(node, pods, now)
+        if available < eviction.THRESHOLD_BYTES:
+            state.memory_pressure_at = now
+            self.sim.events.record(node, "Warning", "EvictionThresholdMet", "Attempting to reclaim memory",
+                                   self.component, name)
+            ranked = eviction.rank(pods, now)
+            if ranked:
+                self._evict(ranked[0], eviction.message(ranked[0], available, now), client, now)
+        elif (state.memory_pressure_at is not None
+              and now - state.memory_pressure_at >= eviction.PRESSURE_TRANSITION_SECONDS - 1e-6):
+            state.memory_pressure_at = None
+        return state.memory_pressure_at is not None
+
+    def _evict(self, pod: dict, message: str, client, now: float) -> None:
+        """evictPod: the Evicted Event, then the containers killed at once and the pod failed (not deleted)."""
+        node_name = pod["spec"]["nodeName"]
+        self.sim.events.record(pod, "Warning", eviction.EVICTED_REASON, message, self.component, node_name)
+        for container in pod["spec"].get("containers") or []:
+            cs = next((c for c in (pod.get("status") or {}).get("containerStatuses") or []
+                       if c.get("name") == container["name"]), None)
+            if cs is not None and podstatus.is_running(cs):
+                self.sim.events.record(pod, "Normal", "Killing", f"Stopping container {container['name']}",
+                                       self.component, node_name, f"spec.containers{{{container['name']}}}")
+        stored = client.update_status({**pod, "status": eviction.evicted_status(pod, message, now)})
+        self.enqueue_object(stored)
+
+    def _post_status(self, node: dict, state: NodeState, client, now: float, pressure: bool = False) -> None:
         status = copy_json(node.get("status") or {})
         if not status.get("capacity") or not status.get("nodeInfo"):
             # A Node created by hand (kubectl create -f node.yaml): the kubelet fills in what it knows.
@@ -381,9 +434,12 @@ class KubeletManager(Controller):
                 status.setdefault(key, registered[key])
         when = format_rfc3339(now)
         existing = {c.get("type"): c for c in status.get("conditions") or []}
+        existing_before = dict(existing)
         was_ready = (existing.get("Ready") or {}).get("status") == "True"
         conditions = []
         for ctype, value, reason, message in HEALTHY_CONDITIONS:
+            if pressure and ctype == eviction.PRESSURE[0]:
+                ctype, value, reason, message = eviction.PRESSURE
             old = existing.pop(ctype, None) or {}
             transition = old.get("lastTransitionTime") if old.get("status") == value else when
             conditions.append({"lastHeartbeatTime": when, "lastTransitionTime": transition or when,
@@ -398,7 +454,12 @@ class KubeletManager(Controller):
             entries.sort(key=lambda e: -int(e.get("sizeBytes") or 0))
             status["images"] = copy_json(entries[:MAX_NODE_IMAGES])
             state.images_dirty = False
+        was_pressure = ((existing_before.get(eviction.PRESSURE[0]) or {}).get("status") == "True")
         stored = client.update_status({**node, "status": status})
+        if pressure != was_pressure:
+            reason = "NodeHasInsufficientMemory" if pressure else "NodeHasSufficientMemory"
+            self.sim.events.record(stored, "Normal", reason, f"Node {state.name} status is now: {reason}",
+                                   "kubelet", state.name)
         if not was_ready:
             self.sim.events.record(stored, "Normal", "NodeReady", f"Node {state.name} status is now: NodeReady",
                                    "kubelet", state.name)
@@ -410,7 +471,8 @@ class KubeletManager(Controller):
         while pod_cidr(index) in taken:
             index += 1
         updated = copy_json(node)
-        updated.setdefault("spec", {})["podCIDR"] = pod_cidr(index)
+        updated["spec"] = updated.get("spec") or {}  # a Node applied without spec (or with `spec:` empty)
+        updated["spec"]["podCIDR"] = pod_cidr(index)
         updated["spec"]["podCIDRs"] = [pod_cidr(index)]
         return client.update(updated)
 

@@ -130,10 +130,13 @@ def _set(conditions: dict[str, dict], ctype: str, value: str, now: float, reason
     conditions[ctype] = cond
 
 
-def finish_status(spec: dict, status: dict, now: float, stopping: bool = False) -> None:
-    """Derive phase and conditions from the container states, in place."""
+def finish_status(spec: dict, status: dict, now: float, stopping: bool = False, hold_phase: bool = False) -> None:
+    """Derive phase and conditions from the container states, in place.
+
+    `hold_phase` keeps the phase the pod had (the conditions still follow the new one), as the kubelet's
+    mergePodStatus does while the pod worker could still have running containers."""
     new_phase = phase(spec, status, stopping)
-    status["phase"] = new_phase
+    status["phase"] = status.get("phase", new_phase) if hold_phase else new_phase
     conditions = {c["type"]: c for c in status.get("conditions") or []}
     sandbox = bool(status.get("podIP")) and new_phase not in TERMINAL and not stopping
     _set(conditions, "PodReadyToStartContainers", "True" if sandbox else "False", now)

@@ -7,7 +7,8 @@ Stages chain because each one's output is what the next selects on:
 
     bound -> accept (ContainerCreating) -> sandbox (pod IP) -> pull -> pulled -> start (Running)
           -> exit (Completed / Error / OOMKilled) -> backoff (CrashLoopBackOff) -> restart (Running) ...
-    deletionTimestamp -> kill (Killing) -> stop (containers terminated) -> remove (gone)
+    deletionTimestamp -> kill (Killing) -> stop (containers terminated, phase held) -> terminal (Succeeded
+          or Failed) -> remove (gone)
 
 `run` is the engine: it knows nothing about pods; given a context, the stages
 and the time, it applies every stage that is due, in order, and returns when
@@ -95,6 +96,11 @@ class PodContext:
         self.applied: list[str] = []
         self.deleted = False
         self.stopping = False
+        # The status manager keeps the old phase while the pod worker could still have running containers
+        # (mergePodStatus): the first status after the kill shows the containers terminated, the pod not yet terminal.
+        self.hold_phase = False
+        if self.deleting and self.uid in kubelet.stopped:  # stopped, not yet terminal: keep that status
+            self.stopping = self.hold_phase = True
 
     # reading
     @property
@@ -245,7 +251,7 @@ def _stop_seconds(ctx: PodContext) -> float:
 
 
 def select_stop(ctx: PodContext):
-    if ctx.deleting and ctx.status.get("phase") not in ps.TERMINAL:
+    if ctx.deleting and ctx.status.get("phase") not in ps.TERMINAL and ctx.uid not in ctx.kubelet.stopped:
         killed = ctx.kubelet.killed.get(ctx.uid)
         if killed is not None:
             # The grace period runs from the deletion request (stored), also for a kubelet that restarted since.
@@ -261,15 +267,27 @@ def act_stop(ctx: PodContext, target: Target) -> None:
         graceful = image is not None and image.stop_seconds is not None and image.stop_seconds <= grace
         _terminate(ctx, cs, 0 if graceful else 137, "Completed" if graceful else "Error")
     ctx.stopping = True
+    ctx.hold_phase = True
     ctx.kubelet.stopped[ctx.uid] = ctx.now
+
+
+def select_terminal(ctx: PodContext):
+    if ctx.deleting and ctx.status.get("phase") not in ps.TERMINAL and not _running(ctx):
+        stopped = ctx.kubelet.stopped.get(ctx.uid)
+        if stopped is not None:
+            yield Target(stopped + ctx.delay(ctx.profile.notice, "terminal"))
+
+
+def act_terminal(ctx: PodContext, target: Target) -> None:
+    """The pod worker has finished terminating: the status manager now lets the terminal phase through."""
+    ctx.stopping = True
+    ctx.hold_phase = False
+    ctx.stamp("terminal")
 
 
 def select_remove(ctx: PodContext):
     if ctx.deleting and ctx.status.get("phase") in ps.TERMINAL and not _running(ctx):
-        stopped = ctx.kubelet.stopped.get(ctx.uid)
-        if stopped is None:
-            stopped = ctx.since("terminal")
-        yield Target(stopped + ctx.delay(ctx.profile.remove, "remove"))
+        yield Target(ctx.since("terminal") + ctx.delay(ctx.profile.remove, "remove"))
 
 
 def act_remove(ctx: PodContext, target: Target) -> None:
@@ -279,8 +297,10 @@ def act_remove(ctx: PodContext, target: Target) -> None:
 # --- start: accept -> sandbox -> pull -> pulled -> start ---------------------------------------------
 def select_accept(ctx: PodContext):
     if not ctx.deleting and not ctx.status.get("startTime") and ctx.status.get("phase") not in ps.TERMINAL:
+        # The stored bind time has whole seconds only: never earlier than when this kubelet first saw the pod.
         bound = _condition_time(ctx.status, "PodScheduled")
-        yield Target((bound if bound is not None else ctx.since("seen")) + ctx.delay(ctx.profile.accept, "accept"))
+        seen = ctx.since("seen")
+        yield Target((seen if bound is None else max(bound, seen)) + ctx.delay(ctx.profile.accept, "accept"))
 
 
 def act_accept(ctx: PodContext, target: Target) -> None:
@@ -444,10 +464,17 @@ def _lifetime(ctx: PodContext, container: dict) -> tuple[float, int, str] | None
     if image is None:
         return None
     behaviour = catalog.behaviour_of(container, image)
+    limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    try:
+        too_small = limit is not None and memory_bytes(limit) < image.memory_bytes
+    except ValueError:
+        too_small = False
+    if too_small and not (behaviour.kind == "exits" and behaviour.after < image.start_seconds):
+        # The program needs more than its limit just to start: the kernel kills it as it loads.
+        return image.start_seconds, 137, "OOMKilled"
     if behaviour.kind == "exits":
         return behaviour.after, behaviour.exit_code, "Completed" if behaviour.exit_code == 0 else "Error"
     if behaviour.kind == "oom":
-        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
         try:
             ceiling = memory_bytes(limit) if limit is not None else memory_bytes(
                 ((ctx.node.get("status") or {}).get("allocatable") or {}).get("memory", "4Gi"))
@@ -487,6 +514,8 @@ def _restart_due(ctx: PodContext, cs: dict, finished: dict) -> float:
 
 def _restartable(ctx: PodContext):
     """Containers that exited and will be restarted: (container, init, status, last termination)."""
+    if ctx.status.get("phase") in ps.TERMINAL:  # evicted or finished: nothing in it runs again
+        return
     policy = ctx.spec.get("restartPolicy") or "Always"
     for container, init in ctx.all_containers():
         cs = ctx.cstatus(container["name"], init)
@@ -570,8 +599,9 @@ def act_probe(ctx: PodContext, target: Target) -> None:
 POD_STAGES: list[Stage] = [
     Stage("kill", "deletionTimestamp set: send SIGTERM to every running container (Event Killing)",
           select_kill, act_kill),
-    Stage("stop", "containers exited after SIGTERM (or were killed at the grace period): pod terminal",
+    Stage("stop", "containers exited after SIGTERM (or were killed at the grace period); phase not yet terminal",
           select_stop, act_stop),
+    Stage("terminal", "pod worker done: phase Succeeded or Failed", select_terminal, act_terminal),
     Stage("remove", "every container stopped: delete the pod for good (grace period 0)", select_remove, act_remove),
     Stage("accept", "bound to this node: status ContainerCreating (or Init:0/n), hostIP, startTime",
           select_accept, act_accept),

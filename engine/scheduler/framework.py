@@ -282,18 +282,20 @@ def _histogram(counts: dict[str, int]) -> str:
     return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
 
 
-def fit_error_message(num_nodes: int, statuses: dict[str, Status], pod: dict, post_filter: str | None = None) -> str:
+def fit_error_message(num_nodes: int, statuses: dict[str, Status], pod: dict, post_filter: str | None = None,
+                      pre_filter: str = "") -> str:
     """FitError.Error(): `0/4 nodes are available: <reasons>. preemption: 0/4 nodes are available: <...>.`
 
     `post_filter` is what preemption said ("" when it chose victims: the message then ends after the reasons);
-    None works it out for a cluster without lower-priority pods."""
+    None works it out for a cluster without lower-priority pods. `pre_filter` is a PreFilter plugin's rejection,
+    which replaces the per-node reasons."""
     if num_nodes == 0:
         return NO_NODES_AVAILABLE
     reasons: dict[str, int] = {}
     for status in statuses.values():
         for reason in status.reasons:
             reasons[reason] = reasons.get(reason, 0) + 1
-    message = f"0/{num_nodes} nodes are available: {_histogram(reasons)}."
+    message = f"0/{num_nodes} nodes are available: {pre_filter or _histogram(reasons)}."
     if post_filter is None:
         post_filter = f"preemption: {preemption_message(num_nodes, statuses, pod)}"
     return f"{message} {post_filter}" if post_filter else message

@@ -1,7 +1,8 @@
 """The scheduler's plugin registry and its default profile (kube-scheduler 1.32's, less what we do not simulate).
 
 Filters run in this order and a node's first rejection is its verdict; scores
-are multiplied by their weight. The volume plugins are not simulated yet.
+are multiplied by their weight. Of the volume plugins only VolumeBinding is simulated (claims and Local volumes'
+node affinity); volume limits and zones are not.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from engine.scheduler.plugins import (
     nodeunschedulable,
     podtopologyspread,
     tainttoleration,
+    volumebinding,
 )
 
 REGISTRY = {
     nodeunschedulable.NAME: nodeunschedulable.new,
     nodename.NAME: nodename.new,
     tainttoleration.NAME: tainttoleration.new,
+    volumebinding.NAME: volumebinding.new,
     nodeaffinity.NAME: nodeaffinity.new,
     nodeports.NAME: nodeports.new,
     noderesources_fit.NAME: noderesources_fit.new,
@@ -49,6 +52,7 @@ DEFAULT_PROFILE: tuple[PluginConfig, ...] = (
     PluginConfig(nodeaffinity.NAME, 2),
     PluginConfig(nodeports.NAME, 0),
     PluginConfig(noderesources_fit.NAME, 1),
+    PluginConfig(volumebinding.NAME, 0),
     PluginConfig(podtopologyspread.NAME, 2),
     PluginConfig(interpodaffinity.NAME, 2),
     PluginConfig(balancedallocation.NAME, 1),

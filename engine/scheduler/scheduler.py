@@ -36,12 +36,15 @@ from engine.scheduler.framework import (
     counts_on_node,
     fit_error_message,
     pod_requests,
+    preemption_message,
 )
+from engine.scheduler.plugins import volumebinding
 from engine.scheduler.plugins.interpodaffinity import has_pod_affinity
 from engine.scheduler.preemption import DefaultPreemption, clone_node, priority
 from engine.store import DELETED, Change, copy_json
 
 SCHEDULER_NAME = "default-scheduler"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 # Decisions kept for the UI (oldest dropped first).
 MAX_EXPLANATIONS = 500
 # Back-off of a pod that did not fit: 1 s doubling to 10 s (podInitialBackoffSeconds / podMaxBackoffSeconds).
@@ -236,6 +239,9 @@ class Scheduler(Controller):
             elif self._set_node(change.object):
                 self.retry_unschedulable()
             return
+        if change.kind in ("PersistentVolumeClaim", "PersistentVolume", "StorageClass"):
+            self.retry_unschedulable()  # VolumeBinding's verdict may have changed
+            return
         if change.kind != "Pod":
             return
         pod = change.object
@@ -329,9 +335,19 @@ class Scheduler(Controller):
         nskey = (meta.get("namespace", ""), meta["name"])
         info = PodInfo(pod, pod_requests(pod), list((pod.get("spec") or {}).get("tolerations") or []))
         state = CycleState()
-        filters = [p for p in self.filters if p.pre_filter(state, info).code is not Code.SKIP]
+        filters = []
         order = self.node_order()
         total = len(order)
+        for plugin in self.filters:
+            status = plugin.pre_filter(state, info)
+            if status.code in (Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE):
+                # A PreFilter rejection holds for every node: no node is filtered, and the message says only why.
+                rejected = dict.fromkeys(order, status)
+                post_filter = f"preemption: {preemption_message(total, rejected, pod)}" if total else ""
+                self._fail(pod, nskey, total, 0, rejected, post_filter, None, "; ".join(status.reasons))
+                return None
+            if status.code is not Code.SKIP:
+                filters.append(plugin)
         wanted = num_feasible_nodes_to_find(total)
         feasible: list[NodeInfo] = []
         rejected: dict[str, Status] = {}
@@ -408,12 +424,31 @@ class Scheduler(Controller):
             if has_pod_affinity(pod):
                 self.affinity_pods[nskey] = node
         self._forget(nskey)
+        self._select_node_for_claims(pod, node)
         self.sim.events.record(bound, "Normal", "Scheduled", f"Successfully assigned {nskey[0]}/{nskey[1]} to {node}",
                                SCHEDULER_NAME)
 
+    def _select_node_for_claims(self, pod: dict, node: str) -> None:
+        """VolumeBinding's PreBind: claims that waited for this pod learn the chosen node (selected-node)."""
+        namespace = pod["metadata"].get("namespace", "")
+        for name in volumebinding.claim_names(pod):
+            claim = self.sim.cache.get("PersistentVolumeClaim", namespace, name)
+            if claim is None or (claim.get("spec") or {}).get("volumeName"):
+                continue
+            annotations = claim["metadata"].get("annotations") or {}
+            if annotations.get(SELECTED_NODE) == node:
+                continue
+            updated = copy_json(claim)
+            updated["metadata"].setdefault("annotations", {})[SELECTED_NODE] = node
+            try:
+                self.sim.client(self.component).update(updated)
+            except errors.ApiError as exc:
+                if exc.code not in (404, 409):
+                    raise
+
     def _fail(self, pod: dict, nskey: NsName, total: int, processed: int, rejected: dict[str, Status],
-              post_filter: str | None = None, nominated: str | None = None) -> None:
-        message = fit_error_message(total, rejected, pod, post_filter)
+              post_filter: str | None = None, nominated: str | None = None, pre_filter: str = "") -> None:
+        message = fit_error_message(total, rejected, pod, post_filter, pre_filter)
         now = self.sim.clock.now()
         attempts = self._attempts.get(nskey, 0) + 1
         self._attempts[nskey] = attempts

@@ -476,3 +476,56 @@ def test_a_tag_that_does_not_exist_fails_to_pull_with_not_found():
     assert not images.has_tag("nginx:1.99") and not images.has_tag("redis:doesnotexist")
     assert images.has_tag("gcr.io/google-samples/node-hello:1.0") and not images.has_tag(
         "gcr.io/google-samples/node-hello:2.0")
+
+
+def restart_times(sim, name, seconds, step=0.5):
+    """When the pod's restartCount went up, in seconds since now, and the last CrashLoopBackOff message seen."""
+    start, last, times, message = sim.clock.now(), 0, [], ""
+    for _ in range(int(seconds / step)):
+        sim.tick(step)
+        cs = (get(sim, name)["status"].get("containerStatuses") or [{}])[0]
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") == "CrashLoopBackOff":
+            message = waiting["message"]
+        if cs.get("restartCount", 0) != last:
+            last = cs["restartCount"]
+            times.append(sim.clock.now() - start)
+    return times, message
+
+
+def test_crash_loop_back_off_doubles_from_10s_and_stops_at_5_minutes():
+    sim = make_sim()
+    sim.api.create(pod("crash", image="kubedojo/crasher"))  # exits with 1 after 5 s
+    times, message = restart_times(sim, "crash", 1000)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    running = gaps[0] - 10  # each gap is the crasher's ~5 s of life, then the back-off
+    assert 5 <= running <= 6.5
+    assert [round(g - running) for g in gaps[:7]] == [10, 20, 40, 80, 160, 300, 300]
+    uid = get(sim, "crash")["metadata"]["uid"]
+    assert message == f"back-off 5m0s restarting failed container=crasher pod=crash_default({uid})"
+
+
+@pytest.mark.parametrize(("runs", "second_gap"), [(30, 40), (660, 660)])
+def test_crash_loop_back_off_starts_afresh_after_ten_minutes_of_running(runs, second_gap):
+    """The first restart is immediate; the next waits 10 s, unless the container ran 10 minutes since."""
+    sim = make_sim()
+    sim.api.create(pod("sleeper", image="busybox", command=["sleep", str(runs)]))
+    times, _ = restart_times(sim, "sleeper", 2 * runs + 60)
+    assert round(times[1] - times[0]) == second_gap
+
+
+def test_a_limit_below_what_the_program_needs_to_start_is_oom_killed_and_crash_loops():
+    """Seed 002: memory limits以上を使おうとしてOOMで殺され、繰り返し再起動される → CrashLoopBackOff."""
+    sim = make_sim()
+    sim.api.create(pod("db", image="mysql:9.1", env=[{"name": "MYSQL_ROOT_PASSWORD", "value": "secret"}],
+                       resources={"limits": {"memory": "64Mi"}}))
+    lines = {line for _, line in watch(sim, "db", 40)}
+    assert {"0/1 OOMKilled", "0/1 CrashLoopBackOff"} <= lines
+    cs = get(sim, "db")["status"]["containerStatuses"][0]
+    assert cs["restartCount"] >= 2
+    assert (cs["lastState"]["terminated"]["reason"], cs["lastState"]["terminated"]["exitCode"]) == ("OOMKilled", 137)
+    sim.api.create(pod("roomy", image="mysql:9.1", env=[{"name": "MYSQL_ROOT_PASSWORD", "value": "secret"}],
+                       resources={"limits": {"memory": "512Mi"}}))
+    sim.run(30)
+    roomy = get(sim, "roomy")["status"]["containerStatuses"][0]
+    assert roomy["restartCount"] == 0 and "running" in roomy["state"]

@@ -6,6 +6,7 @@ kubelet is stopped (the machine died) and later started again.
 
 from engine.clock import VirtualClock
 from engine.controllers.nodelifecycle import NodeLifecycleController
+from engine.drain import cordon, uncordon
 from engine.kubelet.kubelet import KubeletManager
 from engine.kubelet.nodes import make_node
 from engine.scheduler.scheduler import Scheduler
@@ -189,3 +190,21 @@ def test_a_node_created_by_hand_is_filled_in_by_its_kubelet_and_takes_pods():
     sim.api.create(pod_on("here", "node-9"))
     sim.run(3)
     assert get(sim, "here")["status"]["podIP"].startswith("10.244.3.")
+
+
+def test_a_cordoned_node_gets_the_unschedulable_taint_until_it_is_uncordoned():
+    sim = make_sim()
+    assert cordon(sim.api, "node-1").text == "node/node-1 cordoned"
+    sim.run(1)
+    taints = node(sim, "node-1")["spec"].get("taints") or []
+    assert [(t["key"], t["effect"]) for t in taints] == [("node.kubernetes.io/unschedulable", "NoSchedule")]
+    sim.api.create(pod_on("pinned", "node-1"))
+    sim.run(1)
+    (failed,) = events(sim, "pinned", "FailedScheduling")
+    assert failed["message"].startswith("0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
+                                        "1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
+                                        "1 node(s) were unschedulable.")
+    assert uncordon(sim.api, "node-1").text == "node/node-1 uncordoned"
+    sim.run(2)
+    assert not node(sim, "node-1")["spec"].get("taints")
+    assert get(sim, "pinned")["spec"]["nodeName"] == "node-1"

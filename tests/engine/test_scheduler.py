@@ -233,3 +233,32 @@ def test_many_pods_on_many_nodes_are_scheduled_in_one_tick_evaluating_a_sample_o
     assert all(node_of(sim, f"p{i}") for i in range(300))
     decision = sim.controller("default-scheduler").explanations[("default", "p0")]
     assert decision["nodesEvaluated"] < 1001 and decision["feasible"] == num_feasible_nodes_to_find(1001)
+
+
+def test_prefer_no_schedule_only_lowers_a_nodes_score_and_no_execute_keeps_pods_out():
+    sim = make_sim(workers=2)
+    node = sim.api.get("Node", "", "node-1")
+    node["spec"]["taints"] = [{"key": "spot", "value": "true", "effect": "PreferNoSchedule"}]
+    sim.api.update(node)
+    sim.tick()
+    for i in range(3):
+        sim.api.create(pod(f"p{i}", cpu="100m"))
+        sim.tick()
+    assert {node_of(sim, f"p{i}") for i in range(3)} == {"node-2"}  # never the tainted node while another fits
+    explanation = sim.controller("default-scheduler").explain("default", "p0")
+    weight = explanation["weights"]["TaintToleration"]
+    assert explanation["nodes"]["node-1"]["scores"]["TaintToleration"] == 0
+    assert explanation["nodes"]["node-2"]["scores"]["TaintToleration"] == 100 * weight
+
+    sim.api.create(pod("full", cpu="1900m"))  # node-2 has no room left: the preference gives way
+    sim.tick()
+    assert node_of(sim, "full") == "node-1"
+
+    node = sim.api.get("Node", "", "node-1")
+    node["spec"]["taints"] = [{"key": "maintenance", "effect": "NoExecute"}]
+    sim.api.update(node)
+    sim.tick()
+    sim.api.create(pod("late", cpu="1900m"))
+    sim.tick()
+    assert events(sim, "late", "FailedScheduling")[0]["message"].startswith(
+        f"0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {{maintenance: }}, 1 {TAINT_MSG}.")

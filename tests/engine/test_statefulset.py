@@ -14,6 +14,7 @@ import pytest
 
 from engine import errors
 from engine.controllers.replicaset import is_pod_ready
+from engine.kubelet import filesystem
 from engine.store import copy_json
 from tests.engine.cluster import events, get, make_cluster, pods
 
@@ -133,6 +134,29 @@ def test_a_deleted_pod_comes_back_with_the_same_name_and_claim():
     assert len(sim.cache.list("PersistentVolumeClaim", "default")) == 3
     assert len(sim.cache.list("PersistentVolume")) == 3
     assert get(sim, "Pod", "web-1")["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "www-web-1"
+
+
+def served(sim, name):
+    pod = get(sim, "Pod", name)
+    fs = filesystem.container_fs(pod, "nginx", sim.cache.get)
+    return filesystem.http_response(fs, "nginx:1.27", "/", sim.clock.now())
+
+
+def test_what_a_pod_wrote_to_its_claim_is_there_for_its_replacement_and_only_for_it():
+    sim = make_cluster(workers=2)
+    sim.api.create(stateful_set(replicas=2))
+    assert sim.run_until(lambda s: settled(s, 2), timeout=60)
+    assert served(sim, "web-0")[0] == 403  # the claim is mounted over the docroot, and starts empty
+    filesystem.set_file_written(sim, "default", "web-0", "nginx", "/usr/share/nginx/html/index.html", "web-0\n")
+    filesystem.set_file_written(sim, "default", "web-1", "nginx", "/usr/share/nginx/html/index.html", "web-1\n")
+    sim.run(1)
+    assert served(sim, "web-0") == (200, "web-0\n")
+    old_uid = get(sim, "Pod", "web-0")["metadata"]["uid"]
+    sim.api.delete("Pod", "default", "web-0")
+    assert sim.run_until(lambda s: settled(s, 2) and get(s, "Pod", "web-0")["metadata"]["uid"] != old_uid,
+                         timeout=60)
+    assert served(sim, "web-0") == (200, "web-0\n")  # the same disk: what the old web-0 wrote
+    assert served(sim, "web-1") == (200, "web-1\n")
 
 
 def test_scale_down_removes_the_highest_ordinal_first_and_keeps_the_claims():
