@@ -35,12 +35,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class ClusterAdmin(admin.ModelAdmin):
     list_display = ("name", "display_name", "revision", "virtual_date", "speed", "paused", "object_count",
                     "pod_count", "node_count")
-    list_filter = ("paused", "kube_proxy_mode")
+    list_filter = ("paused", "kube_proxy_mode", "ipvs_scheduler")
     search_fields = ("name", "display_name")
     readonly_fields = ("revision", "compacted_revision", "virtual_date", "access_key", "has_token", "created",
                        "updated")
-    fields = ("name", "display_name", "speed", "paused", "kube_proxy_mode", "seed", "virtual_date", "revision",
-              "compacted_revision", "access_key", "has_token", "created", "updated")
+    fields = ("name", "display_name", "speed", "paused", "kube_proxy_mode", "ipvs_scheduler", "seed", "virtual_date",
+              "revision", "compacted_revision", "access_key", "has_token", "created", "updated")
     actions = ("reset_clusters", "delete_selected")
 
     def get_queryset(self, request):

@@ -43,10 +43,21 @@ def _hash_token(token: str) -> str:
 
 
 class Cluster(models.Model):
+    # kube-proxy's --proxy-mode values the simulation implements (engine.network.config.KUBE_PROXY_MODES).
     class ProxyMode(models.TextChoices):
         IPTABLES = "iptables", "iptables"
         IPVS = "ipvs", "IPVS"
         NFTABLES = "nftables", "nftables"
+        USERSPACE = "userspace", "userspace (removed in Kubernetes 1.26)"
+
+    # kube-proxy's --ipvs-scheduler values (engine.network.config.IPVS_SCHEDULERS); used in IPVS mode only.
+    class IpvsScheduler(models.TextChoices):
+        RR = "rr", "rr: round robin"
+        LC = "lc", "lc: least connection"
+        DH = "dh", "dh: destination hashing"
+        SH = "sh", "sh: source hashing"
+        SED = "sed", "sed: shortest expected delay"
+        NQ = "nq", "nq: never queue"
 
     name = models.SlugField(max_length=63, unique=True)
     display_name = models.CharField(max_length=200, blank=True)
@@ -61,6 +72,8 @@ class Cluster(models.Model):
     speed = models.FloatField(default=1.0)
     paused = models.BooleanField(default=False)
     kube_proxy_mode = models.CharField(max_length=16, choices=ProxyMode.choices, default=ProxyMode.IPTABLES)
+    ipvs_scheduler = models.CharField(max_length=8, choices=IpvsScheduler.choices, default=IpvsScheduler.RR,
+                                      help_text="the IPVS scheduler kube-proxy uses in IPVS mode")
     seed = models.IntegerField(default=new_seed)
     # sha256 (hex) of the API bearer token; the token itself is shown once and never stored.
     token_hash = models.CharField(max_length=64, blank=True, editable=False)

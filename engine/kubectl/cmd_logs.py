@@ -171,11 +171,12 @@ class ShellProcess(Process):
         self.tty = tty
         self.on_exit = on_exit
         self.prompt = session.prompt if tty else ""
+        session.streaming = tty  # a foreground program (ping) prints as the clock runs, until it ends or ^C
         if tty:
             self.output.write(self.prompt)
 
     def write(self, data: str) -> None:
-        if self.done:
+        if self.done or self.session.job is not None:  # typed ahead while ping runs: ping does not read it
             return
         for line in data.splitlines() or [""]:
             out, err, _ = self.session.run_line(line)
@@ -184,15 +185,29 @@ class ShellProcess(Process):
             if self.session.done:
                 self._end()
                 return
+            if self.session.job is not None:
+                self.prompt = ""
+                return
             if self.tty:
                 self.prompt = self.session.prompt
                 self.output.write(self.prompt)
 
     def step(self, now: float) -> None:
         self.session.now = now
+        if self.session.job is not None:
+            out, ended = self.session.job_step(now)
+            self.output.write(out)
+            if ended:
+                self.prompt = self.session.prompt
+                self.output.write(self.prompt)
 
     def interrupt(self) -> None:
         if self.done:
+            return
+        if self.session.job is not None:  # SIGINT goes to the foreground program; the shell prompts again
+            self.output.write("^C" + self.session.job_interrupt(self.session.now))
+            self.prompt = self.session.prompt
+            self.output.write(self.prompt)
             return
         if self.tty:
             self.output.write("^C\n" + self.session.prompt)
@@ -299,6 +314,7 @@ class AttachRun(Process):
     def step(self, now: float) -> None:
         if self.shell is not None:
             self.shell.step(now)
+            self.prompt = self.shell.prompt  # back once a foreground ping ends
             return
         if self.one_shot is not None:
             if now + 1e-9 >= self.one_shot[0]:
@@ -350,6 +366,7 @@ class AttachRun(Process):
     def interrupt(self) -> None:
         if self.shell is not None:
             self.shell.interrupt()
+            self.prompt = self.shell.prompt
             if self.shell.done:
                 self.finish(self.shell.exit_code or 0)
             return

@@ -3,9 +3,11 @@
 Nothing runs: commands read the pod (its env, mounts, image catalog entry) and a small file view.
 What rm, touch, mkdir and `echo ... > file` change is kept on the pod by `engine.kubelet.filesystem` (until
 the container restarts, as a runtime's writable layer), so the app, its probes and later sessions see it.
-The networking commands (nslookup, wget, curl) go through the simulated network (`engine.network`):
+The networking commands (nslookup, wget, curl, nc, ping) go through the simulated network (`engine.network`):
 CoreDNS's records, kube-proxy's choice of endpoint, NetworkPolicy and the listening container answer,
-and /etc/resolv.conf and /etc/hosts are what the kubelet writes for the pod. They use the running
+and /etc/resolv.conf and /etc/hosts are what the kubelet writes for the pod; `ip` shows the pod's eth0 and
+routes as the CNI set them up. In the web terminal (a driver that sets `streaming`), `ping` runs in the
+foreground, one echo per second of virtual time, until it ends or Ctrl-C. They use the running
 Simulation when the caller passes it, else a `NetworkView` of the store (the web terminal).
 """
 
@@ -22,7 +24,7 @@ from engine import errors
 from engine.kubectl import containers as cinfo
 from engine.kubelet import filesystem
 from engine.kubelet import images as catalog
-from engine.network import clients, dns
+from engine.network import clients, dns, icmp, interfaces
 from engine.network.config import NetworkConfig
 from engine.network.view import NetworkView
 
@@ -92,6 +94,11 @@ class ShellSession:
         self._view: NetworkView | None = None
         self._stdin: str | None = None  # what the previous command of a pipeline wrote
         self._piped = False  # stdout goes into a pipe, not to the terminal
+        # A driver that steps the session with the clock (the web terminal's ShellProcess) sets `streaming`:
+        # a program that runs until it ends or is interrupted (ping) then becomes the foreground `job`.
+        self.streaming = False
+        self.job: _PingJob | None = None
+        self._alone = False  # the line being run is one simple command (no pipe, list or redirection)
         self._build_files()
 
     # --- the file view ------------------------------------------------------------------------------------
@@ -200,11 +207,18 @@ class ShellSession:
         volume = next((v for v in (self.pod.get("spec") or {}).get("volumes") or []
                        if v.get("name") == mount.get("name")), None)
         self.dirs.add(path)
+        if not mount.get("subPath"):  # a volume mounted over a directory hides what the image has there
+            prefix = path.rstrip("/") + "/"
+            for hidden in [f for f in self.files if f.startswith(prefix)]:
+                del self.files[hidden]
         if volume is None:
             return
         ns = self.pod["metadata"].get("namespace", "default")
         source = volume.get("configMap") or volume.get("secret")
         if source is None:
+            if "projected" in volume or "downwardAPI" in volume:  # files as the kubelet writes them
+                for rel, content in filesystem.projected_files(self.pod, volume, self._lookup):
+                    self.files[posixpath.join(path, rel)] = content
             return
         kind = "ConfigMap" if "configMap" in volume else "Secret"
         name = source.get("name") or source.get("secretName", "")
@@ -288,6 +302,7 @@ class ShellSession:
         return self._command(argv, "")
 
     def run_line(self, line: str) -> tuple[str, str, int]:
+        self._alone = not re.search(r"[|;&<>]", line)
         out: list[str] = []
         err: list[str] = []
         status = 0
@@ -430,10 +445,23 @@ class ShellSession:
 
     # --- commands -----------------------------------------------------------------------------------------
     def _cmd_echo(self, args):
-        newline = True
-        if args and args[0] == "-n":
-            newline, args = False, args[1:]
-        return " ".join(args) + ("\n" if newline else ""), "", 0
+        newline, escapes = True, False
+        options = self.family == "busybox" or self._name() == "bash"
+        if not options:  # dash: only -n, and backslash escapes always apply
+            if args and args[0] == "-n":
+                newline, args = False, args[1:]
+            escapes = True
+        while options and args and re.fullmatch(r"-[neE]+", args[0]):
+            newline = newline and "n" not in args[0]
+            escapes = ("e" in args[0] and "E" not in args[0]) or (escapes and "E" not in args[0])
+            args = args[1:]
+        text = " ".join(args)
+        if escapes:  # echo -e: backslash escapes (\c stops the output there)
+            text, stop, _ = text.partition("\\c")
+            text = re.sub(r"\\(0[0-7]{0,3}|[abefnrtv\\])", _echo_escape, text)
+            if stop:
+                newline = False
+        return text + ("\n" if newline else ""), "", 0
 
     def _cmd_pwd(self, args):
         return self.cwd + "\n", "", 0
@@ -453,13 +481,26 @@ class ShellSession:
         return self.pod["metadata"]["name"] + "\n", "", 0
 
     def _cmd_whoami(self, args):
-        return "root\n", "", 0
+        uid = filesystem.identity(self.pod, self.container).uid
+        if uid == 0:
+            return "root\n", "", 0
+        if self.family == "busybox":
+            return "", f"whoami: unknown uid {uid}\n", 1
+        return "", f"whoami: cannot find name for user ID {uid}\n", 1
 
     def _cmd_id(self, args):
-        if self.family == "busybox":
-            return ("uid=0(root) gid=0(root) groups=0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),"
-                    "11(floppy),20(dialout),26(tape),27(video)\n"), "", 0
-        return "uid=0(root) gid=0(root) groups=0(root)\n", "", 0
+        who = filesystem.identity(self.pod, self.container)  # runAsUser, runAsGroup, fsGroup, supplementalGroups
+
+        def named(n: int) -> str:  # only root has a name in the image's /etc/passwd and /etc/group
+            return "0(root)" if n == 0 else str(n)
+
+        if who.uid == 0 and who.gid == 0:
+            base = ("0(root),1(bin),2(daemon),3(sys),4(adm),6(disk),10(wheel),11(floppy),20(dialout),26(tape),"
+                    "27(video)" if self.family == "busybox" else "0(root)")
+            groups = ",".join([base] + [named(g) for g in who.groups if g != 0])
+            return f"uid=0(root) gid=0(root) groups={groups}\n", "", 0
+        groups = ",".join(named(g) for g in sorted(set(who.groups) | {who.gid}))
+        return f"uid={named(who.uid)} gid={named(who.gid)} groups={groups}\n", "", 0
 
     def _cmd_sleep(self, args):
         return "", "", 0
@@ -521,11 +562,13 @@ class ShellSession:
     def _ls_entry(self, path: str, shown: str, long: bool) -> str:
         if not long:
             return shown
-        stamp = datetime.fromtimestamp(self.now, tz=UTC).strftime("%b %d %H:%M")
-        if self._is_dir(path):
-            return f"drwxr-xr-x    2 root     root          4096 {stamp} {shown}"
-        size = len(self.files.get(path, "").encode())
-        return f"-rw-r--r--    1 root     root    {size:>10} {stamp} {shown}"
+        when = datetime.fromtimestamp(self.now, tz=UTC)
+        stamp = f"{when:%b} {when.day:>2} {when:%H:%M}"
+        is_dir = self._is_dir(path)
+        # Mode and owners follow the pod's securityContext (fsGroup volumes, runAsUser files).
+        attrs = filesystem.attributes(self.pod, self.container, path, is_dir)
+        size = 4096 if is_dir else len(self.files.get(path, "").encode())
+        return f"{attrs.mode}{attrs.links:>5} {attrs.owner:<8} {attrs.group:<8} {size:>9} {stamp} {shown}"
 
     def _read(self, p: str, tool: str) -> tuple[str | None, str]:
         if p == "-" and self._stdin is not None:
@@ -793,9 +836,98 @@ class ShellSession:
     def _cmd_curl(self, args):
         return self._client_run(clients.curl(self._network(), self.pod, args, tty=self._tty()), "curl")
 
+    def _cmd_ip(self, args):
+        return interfaces.busybox_ip(self._network(), self._current_pod(), args)
+
+    def _current_pod(self) -> dict:
+        """The pod as the network sees it now (its IP and node), else as the session started."""
+        meta = self.pod["metadata"]
+        current = self._network().cache.get("Pod", meta.get("namespace", "default"), meta["name"])
+        return current or self.pod
+
+    def _cmd_nc(self, args):
+        run = clients.busybox_nc(self._network(), self.pod, args, self._stdin)
+        if self._tty():  # one terminal: "HOST (IP:PORT) open" comes before what the server sent
+            return run.stderr + run.stdout, "", run.code
+        return run.stdout, run.stderr, run.code
+
+    def _cmd_ping(self, args):
+        if self.family != "busybox":
+            return self._not_found("ping")
+        try:
+            ping = icmp.ping(self._network(), self.pod, args, self.now)
+        except icmp.PingError as exc:
+            return "", exc.message, exc.code
+        if self.streaming and self._alone and self.interactive:
+            self.job = _PingJob(ping)  # replies appear as the clock runs; Ctrl-C prints the statistics
+            return ping.header + ping.lines(-1.0, 0.0), "", 0
+        if ping.ends_after() is not None:
+            out, code = ping.complete()
+            return out, "", code
+        # Without -c or -w, ping runs until interrupted, and nothing here streams or interrupts it: it ends
+        # just before its second echo request, after the first one's reply (or loss).
+        stats, code = ping.statistics(ping.interval - 1e-6)
+        return ping.header + ping.lines(-1.0, ping.interval - 1e-6) + stats, "", code
+
+    # --- the foreground program ---------------------------------------------------------------------------------
+    def job_step(self, now: float) -> tuple[str, bool]:
+        """Run the foreground program (a streaming ping) up to `now`: what it printed, and whether it ended."""
+        if self.job is None:
+            return "", True
+        self.now = now
+        out, code = self.job.step(now)
+        if code is not None:
+            self.job, self.last_status = None, code
+        return out, code is not None
+
+    def job_interrupt(self, now: float) -> str:
+        """Ctrl-C: the foreground program prints what it prints on SIGINT (ping: its statistics) and ends."""
+        if self.job is None:
+            return ""
+        self.now = max(self.now, now)
+        out, code = self.job.interrupt(self.now)
+        self.job, self.last_status = None, code
+        return out
+
     def _tty(self) -> bool:
         """Whether the program's stdout and stderr are the terminal (not a pipe, not kubectl exec without -t)."""
         return self.interactive and not self._piped
+
+
+def _echo_escape(m: re.Match) -> str:
+    code = m.group(1)
+    if code[0] == "0":
+        return chr(int(code[1:] or "0", 8))
+    return {"a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+            "\\": "\\"}[code]
+
+
+class _PingJob:
+    """A ping in the foreground of a streaming terminal: one echo per second of virtual time."""
+
+    def __init__(self, ping: icmp.Ping):
+        self.ping = ping
+        self.shown = 0.0  # seconds after the start up to which the replies are printed
+
+    def step(self, now: float) -> tuple[str, int | None]:
+        ping = self.ping
+        elapsed = now - ping.start
+        ends = ping.ends_after()
+        if ends is not None and elapsed + 1e-9 >= ends:
+            stats, code = ping.statistics(ends)
+            return ping.lines(self.shown, ends) + stats, code
+        out = ping.lines(self.shown, elapsed)
+        self.shown = max(self.shown, elapsed)
+        return out, None
+
+    def interrupt(self, now: float) -> tuple[str, int]:
+        ping = self.ping
+        elapsed = max(self.shown, now - ping.start)
+        ends = ping.ends_after()
+        if ends is not None:
+            elapsed = min(elapsed, ends)
+        stats, code = ping.statistics(elapsed)
+        return ping.lines(self.shown, elapsed) + stats, code
 
 
 def _split_pipeline(segment: str) -> list[str]:

@@ -11,7 +11,11 @@ Nothing is stored on disk. A container's files at a moment are:
   writable layer, as with a real runtime, so those changes are gone after a restart;
 - volumes mounted over the image: an emptyDir starts empty, keeps its changes across container restarts
   (annotation `kubedojo.io/fs-volume-<volume>`) and is shared by every container that mounts it; configMap
-  and secret volumes show their keys as read-only files.
+  and secret volumes show their keys as read-only files; a persistentVolumeClaim's files live on its
+  PersistentVolume (annotation `kubedojo.io/fs-data`, where the kubelet copies what the pod wrote), so the
+  next pod that mounts the claim (a StatefulSet's replacement pod) finds them; a hostPath volume's files
+  live on the node (annotation `kubedojo.io/fs-hostpath` on the Node, one entry per path), shared by every
+  pod on that node that mounts the path, and by none elsewhere.
 
 Probes (`engine.kubelet.probes`) and the exec shell read the same view: `container_fs(pod, "nginx")` and
 `fs.exists(path, at)`, `fs.read(path, at)`, `fs.listdir(path, at)`; `http_response(fs, image, path, at)` is
@@ -30,11 +34,15 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.kubelet import downward
 from engine.kubelet import images as catalog
 from engine.kubelet.nodes import micro_time, parse_micro_time
 
 ANNOTATION_PREFIX = "kubedojo.io/fs-"
 VOLUME_ANNOTATION_PREFIX = "kubedojo.io/fs-volume-"
+VOLUME_DATA_ANNOTATION = "kubedojo.io/fs-data"  # on a PersistentVolume: the files written to it
+HOST_PATH_ANNOTATION = "kubedojo.io/fs-hostpath"  # on a Node: host path -> the files written under it
+_PERSISTENT = ("emptyDir", "persistentVolumeClaim", "hostPath")  # volumes whose writes outlive the container
 READ_ONLY = "Read-only file system"
 
 Lookup = Callable[[str, str, str], dict | None]  # (kind, namespace, name) -> object, e.g. the informer's get
@@ -241,9 +249,10 @@ def _abs(path: str, cwd: str = "/") -> str:
 class Mount:
     path: str
     volume: str
-    kind: str  # "emptyDir", "configMap", "secret", "other"
+    kind: str  # emptyDir, configMap, secret, projected, downwardAPI, persistentVolumeClaim, hostPath, other
     read_only: bool
     files: tuple[tuple[str, str], ...] = ()  # relative path -> content (configMap / secret keys)
+    claim: str = ""  # the claim's name (persistentVolumeClaim), or the path on the node (hostPath)
 
 
 def _mounts(pod: dict, container: dict, lookup: Lookup | None) -> list[Mount]:
@@ -252,21 +261,37 @@ def _mounts(pod: dict, container: dict, lookup: Lookup | None) -> list[Mount]:
     out = []
     for mount in container.get("volumeMounts") or []:
         volume = volumes.get(mount.get("name")) or {}
-        kind, files = "other", ()
+        kind, files, claim = "other", (), ""
         if "emptyDir" in volume:
             kind = "emptyDir"
         elif "configMap" in volume or "secret" in volume:
             kind = "configMap" if "configMap" in volume else "secret"
             files = _source_files(volume, kind, namespace, lookup)
+        elif "projected" in volume or "downwardAPI" in volume:
+            kind = "projected" if "projected" in volume else "downwardAPI"
+            files = projected_files(pod, volume, lookup)
+        elif "persistentVolumeClaim" in volume:
+            kind, claim = "persistentVolumeClaim", volume["persistentVolumeClaim"].get("claimName", "")
+        elif "hostPath" in volume:
+            kind, claim = "hostPath", posixpath.normpath(volume["hostPath"].get("path") or "/")
         out.append(Mount(_abs(mount.get("mountPath") or "/"), mount.get("name", ""), kind,
-                         bool(mount.get("readOnly")) or kind in ("configMap", "secret"), files))
+                         bool(mount.get("readOnly")) or kind in _READ_ONLY_KINDS, files, claim))
     out.sort(key=lambda m: -len(m.path))  # the deepest mount wins
     return out
+
+
+_READ_ONLY_KINDS = ("configMap", "secret", "projected", "downwardAPI")
 
 
 def _source_files(volume: dict, kind: str, namespace: str, lookup: Lookup | None) -> tuple[tuple[str, str], ...]:
     source = volume.get(kind) or {}
     name = source.get("name") if kind == "configMap" else source.get("secretName")
+    return _object_files(kind, name, source.get("items"), namespace, lookup)
+
+
+def _object_files(kind: str, name: str | None, items, namespace: str,
+                  lookup: Lookup | None) -> tuple[tuple[str, str], ...]:
+    """A ConfigMap's or Secret's keys as files (all of them, or the `items` chosen, under their `path`)."""
     obj = lookup("Secret" if kind == "secret" else "ConfigMap", namespace, name) if lookup and name else None
     if obj is None:
         return ()
@@ -279,11 +304,142 @@ def _source_files(volume: dict, kind: str, namespace: str, lookup: Lookup | None
             except ValueError:
                 decoded[key] = ""
         data = decoded
-    items = source.get("items")
     if items:
         return tuple((item.get("path") or item.get("key"), data.get(item.get("key"), "")) for item in items
                      if item.get("key") in data)
     return tuple(sorted(data.items()))
+
+
+def _label_lines(values: dict) -> str:
+    """How the downward API writes labels and annotations: one `key="value"` per line, sorted by key."""
+    return "\n".join(f'{key}="{value}"' for key, value in sorted((values or {}).items()))
+
+
+def downward_field(pod: dict, field_path: str) -> str | None:
+    """A downwardAPI volume file's content for a fieldRef (labels and annotations as whole files too)."""
+    meta = pod["metadata"]
+    simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+              "metadata.uid": meta.get("uid"), "metadata.labels": _label_lines(meta.get("labels")),
+              "metadata.annotations": _label_lines(meta.get("annotations"))}
+    if field_path in simple:
+        return simple[field_path]
+    found = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", field_path)
+    if found:
+        return (meta.get(found.group(1)) or {}).get(found.group(2))
+    return None
+
+
+def _downward_files(pod: dict, items, lookup: Lookup | None) -> list[tuple[str, str]]:
+    files = []
+    containers = {c.get("name"): c for c in (pod.get("spec") or {}).get("containers") or []}
+    node = lookup("Node", "", (pod.get("spec") or {}).get("nodeName") or "") if lookup else None
+    allocatable = ((node or {}).get("status") or {}).get("allocatable") or {}
+    for item in items or []:
+        if item.get("fieldRef"):
+            value = downward_field(pod, item["fieldRef"].get("fieldPath", ""))
+        elif item.get("resourceFieldRef"):
+            ref = item["resourceFieldRef"]
+            value = downward.resource_field_value(containers.get(ref.get("containerName")) or {}, allocatable, ref)
+        else:
+            value = None
+        if value is not None and item.get("path"):
+            files.append((item["path"], value))
+    return files
+
+
+def service_account_token(pod: dict) -> str:
+    """A bound service account token as the kubelet projects it (a JWT; not signed by anything real)."""
+    meta = pod["metadata"]
+    claims = {"aud": ["https://kubernetes.default.svc.cluster.local"], "iss": "https://kubernetes.default.svc."
+              "cluster.local", "kubernetes.io": {"namespace": meta.get("namespace", "default"),
+                                                 "pod": {"name": meta.get("name"), "uid": meta.get("uid")},
+                                                 "serviceaccount": {"name": (pod.get("spec") or {}).get(
+                                                     "serviceAccountName") or "default"}},
+              "sub": f"system:serviceaccount:{meta.get('namespace', 'default')}:"
+                     f"{(pod.get('spec') or {}).get('serviceAccountName') or 'default'}"}
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256', 'kid': 'kubedojo'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def projected_files(pod: dict, volume: dict, lookup: Lookup | None) -> tuple[tuple[str, str], ...]:
+    """The files of a downwardAPI volume, or of a projected one (its configMap, secret, downwardAPI and
+    serviceAccountToken sources merged, as in the kube-api-access-* volume every pod gets)."""
+    namespace = pod["metadata"].get("namespace", "")
+    if "downwardAPI" in volume:
+        return tuple(sorted(_downward_files(pod, (volume["downwardAPI"] or {}).get("items"), lookup)))
+    files: dict[str, str] = {}
+    for source in (volume.get("projected") or {}).get("sources") or []:
+        if "configMap" in source or "secret" in source:
+            kind = "configMap" if "configMap" in source else "secret"
+            ref = source[kind] or {}
+            files.update(_object_files(kind, ref.get("name"), ref.get("items"), namespace, lookup))
+        elif "downwardAPI" in source:
+            files.update(_downward_files(pod, (source["downwardAPI"] or {}).get("items"), lookup))
+        elif "serviceAccountToken" in source:
+            files[(source["serviceAccountToken"] or {}).get("path") or "token"] = service_account_token(pod)
+    return tuple(sorted(files.items()))
+
+
+def bound_volume(pod: dict, claim_name: str, lookup: Lookup | None) -> dict | None:
+    """The PersistentVolume a pod's claim is bound to (None when unbound or unknown)."""
+    if lookup is None or not claim_name:
+        return None
+    claim = lookup("PersistentVolumeClaim", pod["metadata"].get("namespace", ""), claim_name)
+    volume_name = ((claim or {}).get("spec") or {}).get("volumeName")
+    return lookup("PersistentVolume", "", volume_name) if volume_name else None
+
+
+def _holder(pod: dict, kind: str, source: str, lookup: Lookup | None) -> dict | None:
+    """The object a volume's files are kept on: the bound PersistentVolume, or the pod's Node for a hostPath."""
+    if kind == "persistentVolumeClaim":
+        return bound_volume(pod, source, lookup)
+    node = (pod.get("spec") or {}).get("nodeName")
+    return lookup("Node", "", node) if lookup is not None and node else None
+
+
+def _held(holder: dict | None, kind: str, source: str) -> list[dict]:
+    annotations = ((holder or {}).get("metadata") or {}).get("annotations") or {}
+    if kind == "persistentVolumeClaim":
+        return list(_decode(annotations.get(VOLUME_DATA_ANNOTATION)).get("changes") or [])
+    return list(_decode(annotations.get(HOST_PATH_ANNOTATION)).get(source) or [])
+
+
+def stored_changes(pod: dict, kind: str, source: str, lookup: Lookup | None) -> list[dict]:
+    """The changes (relative to the volume's root) kept for a claim's volume or a host path on the pod's node."""
+    return _held(_holder(pod, kind, source, lookup), kind, source)
+
+
+def volume_data_to_store(pod: dict, lookup: Lookup) -> list[tuple[dict, dict]]:
+    """(PersistentVolume or Node, annotations to merge into it) for what the pod wrote to its claims and host
+    paths that they do not hold yet: what the kubelet copies out, so the files outlive the pod."""
+    annotations = pod["metadata"].get("annotations") or {}
+    out = []
+    for volume_spec in (pod.get("spec") or {}).get("volumes") or []:
+        written = _decode(annotations.get(VOLUME_ANNOTATION_PREFIX + volume_spec.get("name", ""))).get("changes")
+        if "persistentVolumeClaim" in volume_spec:
+            kind, source = "persistentVolumeClaim", volume_spec["persistentVolumeClaim"].get("claimName", "")
+        elif "hostPath" in volume_spec:
+            kind, source = "hostPath", posixpath.normpath(volume_spec["hostPath"].get("path") or "/")
+        else:
+            continue
+        holder = _holder(pod, kind, source, lookup) if written else None
+        if holder is None:
+            continue
+        stored = _held(holder, kind, source)
+        new = [c for c in written if c not in stored]
+        if not new:
+            continue
+        if kind == "persistentVolumeClaim":
+            value = {"changes": stored + new}
+            out.append((holder, {VOLUME_DATA_ANNOTATION: json.dumps(value, separators=(",", ":"))}))
+        else:
+            paths = _decode((holder["metadata"].get("annotations") or {}).get(HOST_PATH_ANNOTATION))
+            paths[source] = stored + new
+            out.append((holder, {HOST_PATH_ANNOTATION: json.dumps(paths, separators=(",", ":"))}))
+    return out
 
 
 # --- the view ----------------------------------------------------------------------------------------
@@ -299,6 +455,7 @@ class ContainerFS:
         self.flavour = flavour_of(self.image)
         self.restart_count = restart_count
         self.started = started
+        self.lookup = lookup
         self.mounts = _mounts(pod, container, lookup)
         self._base_files, self._base_dirs = base_files(self.image)
         self.changes = self._changes()
@@ -312,10 +469,14 @@ class ContainerFS:
         if layer.get("restartCount", 0) == self.restart_count:
             changes += _parse_changes(layer.get("changes"))
         for mount in self.mounts:
-            if mount.kind == "emptyDir":
+            if mount.kind in _PERSISTENT:
                 vol = _decode(annotations.get(VOLUME_ANNOTATION_PREFIX + mount.volume))
+                raw = list(vol.get("changes") or [])
+                if mount.kind != "emptyDir":  # what earlier pods wrote, kept on the volume or the node
+                    stored = stored_changes(self.pod, mount.kind, mount.claim, self.lookup)
+                    raw = stored + [c for c in raw if c not in stored]
                 changes += [FileChange(c.at, c.op, _abs(c.path.lstrip("/"), mount.path), c.content)
-                            for c in _parse_changes(vol.get("changes"))]
+                            for c in _parse_changes(raw)]
         changes.sort(key=lambda c: c.at)
         return changes
 
@@ -437,6 +598,78 @@ def container_fs(pod: dict, container_name: str, lookup: Lookup | None = None,
     return ContainerFS(pod, container, int(cs.get("restartCount") or 0), started, lookup)
 
 
+# --- who owns what: securityContext (runAsUser, runAsGroup, fsGroup, supplementalGroups) -----------------
+@dataclass(frozen=True)
+class Identity:
+    """The container's process: its uid, gid and supplementary groups (what `id` prints)."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]  # beyond the user's own groups in the image's /etc/group
+
+
+def _security(pod: dict, container: dict, key: str):
+    value = (container.get("securityContext") or {}).get(key)
+    return value if value is not None else ((pod.get("spec") or {}).get("securityContext") or {}).get(key)
+
+
+def fs_group(pod: dict) -> int | None:
+    value = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
+    return int(value) if value is not None else None
+
+
+def identity(pod: dict, container: dict) -> Identity:
+    """runAsUser / runAsGroup (the container's own over the pod's; root when unset), and as supplementary groups
+    the pod's fsGroup and supplementalGroups, as the container runtime sets them up."""
+    uid = int(_security(pod, container, "runAsUser") or 0)
+    gid = int(_security(pod, container, "runAsGroup") or 0)
+    extra = [g for g in [fs_group(pod)] if g is not None]
+    extra += [int(g) for g in ((pod.get("spec") or {}).get("securityContext") or {}).get("supplementalGroups") or []]
+    return Identity(uid, gid, tuple(dict.fromkeys(extra)))
+
+
+def owner_name(uid_or_gid: int) -> str:
+    """How `ls -l` names an owner: root by name, anyone else by number (the image's /etc/passwd knows no one)."""
+    return "root" if uid_or_gid == 0 else str(uid_or_gid)
+
+
+@dataclass(frozen=True)
+class Attributes:
+    mode: str  # drwxrwsrwx
+    links: int
+    owner: str
+    group: str
+
+
+# Directories of a Linux root whose modes differ from drwxr-xr-x.
+_SPECIAL_MODES = {"/proc": "dr-xr-xr-x", "/sys": "dr-xr-xr-x", "/root": "drwx------", "/tmp": "drwxrwxrwt"}
+
+
+def attributes(pod: dict, container: dict, path: str, is_dir: bool) -> Attributes:
+    """What `ls -l` shows for a path: the image's files belong to root; what the container (or an exec session)
+    made belongs to its user; volumes the kubelet set up belong to root, and with an fsGroup to that group, with
+    the setgid bit on (drwxrwsrwx) so that what is created inside inherits the group."""
+    path = _abs(path)
+    group_id = fs_group(pod)
+    mounts = _mounts(pod, container, None)
+    mount = next((m for m in mounts if path == m.path or path.startswith(m.path.rstrip("/") + "/")), None)
+    volume_group = owner_name(group_id) if group_id is not None and mount is not None else None
+    if mount is not None and path == mount.path:  # configMap and secret volumes hold a ..data link too: 3 links
+        return Attributes("drwxrwsrwx" if group_id is not None else "drwxrwxrwx", 2 if mount.kind == "emptyDir" else 3,
+                          "root", volume_group or "root")
+    fs = container_fs(pod, container.get("name", ""))
+    made = fs is not None and any(c.path == path and c.op != "rm" for c in fs.changes)
+    if made:
+        who = identity(pod, container)
+        group = volume_group if volume_group is not None and mount.kind == "emptyDir" else owner_name(who.gid)
+        setgid = volume_group is not None and mount.kind == "emptyDir"
+        mode = ("drwxr-sr-x" if setgid else "drwxr-xr-x") if is_dir else "-rw-r--r--"
+        return Attributes(mode, 2 if is_dir else 1, owner_name(who.uid), group)
+    if is_dir:
+        return Attributes(_SPECIAL_MODES.get(path, "drwxr-xr-x"), 2, "root", "root")
+    return Attributes("-rw-r--r--", 1, "root", "root")
+
+
 # --- what the container's web server answers ---------------------------------------------------------------
 def _error_page(code: int, text: str, server: str) -> str:
     if server == "nginx":
@@ -491,7 +724,7 @@ def _record(pod: dict, container_name: str, change: dict, lookup: Lookup | None)
     annotations = pod["metadata"].get("annotations") or {}
     if mount is not None and mount.read_only:
         raise FilesystemError(READ_ONLY)
-    if mount is not None and mount.kind == "emptyDir":
+    if mount is not None and mount.kind in _PERSISTENT:
         key = VOLUME_ANNOTATION_PREFIX + mount.volume
         layer = _decode(annotations.get(key))
         rel = posixpath.relpath(path, mount.path)

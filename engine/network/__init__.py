@@ -17,7 +17,10 @@ What other parts call:
 - `dns.resolv_conf(sim, pod)`, `dns.etc_hosts(sim, pod)`, `dns.nslookup(sim, pod, name, style=...)`,
   `dns.resolve(sim, pod, name)`: `cat /etc/resolv.conf`, `nslookup`, name resolution in `kubectl exec`.
 - `clients.curl(...)`, `clients.busybox_wget(...)`, `clients.gnu_wget(...)`, `clients.nslookup(...)`: what those
-  programs print in the pod shell (`engine.kubectl.shell`), each request sent through `traffic.request`.
+  programs print in the pod shell (`engine.kubectl.shell`), each request sent through `traffic.request`;
+  `clients.busybox_nc(...)` the same for nc (`-z`: `traffic.request(..., connect_only=True)`, a bare TCP connect).
+- `icmp.ping(sim, pod, argv, now)` -> Ping: busybox ping (who answers an echo request: pods, nodes, a ClusterIP
+  only in IPVS mode, NetworkPolicy on ICMP); `interfaces.busybox_ip(...)`: `ip addr|route|link` in a pod.
 - `view.NetworkView(store, now)`: a read-only stand-in for the Simulation, loaded from the store, for callers
   without the running loop (the web terminal, the HTTP API's proxy); pass it wherever `sim` is expected.
 - `http.listener(sim, pod, port, now)` / `http.answer(...)`: who accepts a connection and what the app

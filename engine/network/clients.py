@@ -544,3 +544,122 @@ def nslookup(net, pod: dict, argv: list[str], image: str) -> Run:
         return Run("", "Usage: nslookup [-opt ...] host [server]\n", 1)
     text, code = dns.nslookup(net, pod, words[0], words[1] if len(words) > 1 else None, qtype, style=style)
     return Run(text, "", code)
+
+
+# --- busybox nc (the netcat 1.10 compatible one, with -z and -l) -----------------------------------------------
+BUSYBOX_NC_USAGE = ("BusyBox v1.37.0 (2024-09-26 21:31:42 UTC) multi-call binary.\n\n"
+                    "Usage: nc [OPTIONS] HOST PORT  - connect\n"
+                    "nc [OPTIONS] -l -p PORT [HOST] [PORT]  - listen\n\n"
+                    "\t-e PROG\tRun PROG after connect (must be last)\n"
+                    "\t-l\tListen mode, for inbound connects\n"
+                    "\t-lk\tWith -e, provides persistent server\n"
+                    "\t-p PORT\tLocal port\n"
+                    "\t-s ADDR\tLocal address\n"
+                    "\t-w SEC\tTimeout for connects and final net reads\n"
+                    "\t-i SEC\tDelay interval for lines sent\n"
+                    "\t-n\tDon't do DNS resolution\n"
+                    "\t-u\tUDP mode\n"
+                    "\t-v\tVerbose\n"
+                    "\t-o FILE\tHex dump traffic\n"
+                    "\t-z\tZero-I/O mode (scanning)\n")
+_NC_VALUES = set("pswio")
+_NC_FLAGS = set("nuvlkz")
+
+
+def _nc_request(data: str) -> tuple[str, str, str, dict] | None:
+    """(method, path, HTTP version, headers) of an HTTP request written to nc, or None if it is not one."""
+    lines = data.replace("\r\n", "\n").split("\n")
+    parts = lines[0].split()
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        return None
+    headers = {}
+    for line in lines[1:]:
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    return parts[0], parts[1], parts[2], headers
+
+
+def busybox_nc(net, pod: dict, argv: list[str], stdin: str | None) -> Run:
+    """busybox `nc [-vz] [-w SEC] HOST PORT` from `pod`: a TCP connect through the simulated network.
+
+    With -z it only connects (as a port check); otherwise it writes what it reads on stdin to the connection
+    and prints what comes back: an HTTP request piped in gets the app's raw response. stdin that is not piped
+    counts as closed at once (no terminal feeds it here). A listener (-l) is never connected to in the
+    simulation: with -w it times out, without it waits until interrupted (^C: busybox's "punt!").
+    """
+    flags: dict[str, int] = {}
+    values: dict[str, str] = {}
+    words: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-e":
+            break  # -e PROG [ARGS]: what runs after connecting; nothing to run it with here
+        if arg.startswith("-") and len(arg) > 1:
+            j = 1
+            while j < len(arg):
+                letter = arg[j]
+                if letter in _NC_FLAGS:
+                    flags[letter] = flags.get(letter, 0) + 1
+                elif letter in _NC_VALUES:
+                    value = arg[j + 1:] or (argv[i + 1] if i + 1 < len(argv) else None)
+                    if value is None:
+                        return Run("", f"nc: option requires an argument -- '{letter}'\n{BUSYBOX_NC_USAGE}", 1)
+                    if not arg[j + 1:]:
+                        i += 1
+                    values[letter] = value
+                    break
+                else:
+                    return Run("", f"nc: invalid option -- '{letter}'\n{BUSYBOX_NC_USAGE}", 1)
+                j += 1
+        else:
+            words.append(arg)
+        i += 1
+    if len(words) > 2:
+        return Run("", BUSYBOX_NC_USAGE, 1)
+    wait = values.get("w")
+    if wait is not None and not wait.isdigit():
+        return Run("", f"nc: invalid number '{wait}'\n", 1)
+    verbose = flags.get("v", 0)
+    if flags.get("l") or flags.get("k"):
+        listening = f"listening on [::]:{values.get('p', '0')} ...\n" if verbose else ""
+        if wait is not None and int(wait) > 0:
+            return Run("", listening + "nc: timeout\n", 1)
+        return Run("", listening + "punt!\n", 130)
+    if not words:
+        return Run("", BUSYBOX_NC_USAGE, 1)
+    host = words[0]
+    port = int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
+    resolution = dns.resolve(net, pod, host)
+    if not resolution.ok:
+        return Run("", f"nc: bad address '{host}'\n", 1)
+    dotted = f"{resolution.addresses[0]}:{port}"
+    if flags.get("u"):  # a UDP "connect" only sets the peer address: it always succeeds
+        return Run("", f"{host} ({dotted}) open\n" if verbose else "", 0)
+    timeout_ms = int(wait) * 1000.0 if wait is not None and int(wait) > 0 else None
+    asked = None if flags.get("z") or not stdin else _nc_request(stdin)
+    if asked is None:
+        resp = traffic.request(net, pod, host, port=port, method="TCP", timeout_ms=timeout_ms, connect_only=True)
+    else:
+        resp = traffic.request(net, pod, host, port=port, path=asked[1], method=asked[0], headers=asked[3],
+                               timeout_ms=timeout_ms)
+    outcome = resp.flow["outcome"]
+    if outcome not in ("ok", "connection-reset"):
+        refused = outcome in ("refused", "no-endpoints")
+        if verbose > 1 or (verbose and not refused):
+            return Run("", f"nc: {host} ({dotted}): {'Connection refused' if refused else 'Connection timed out'}\n",
+                       1)
+        return Run("", "", 1)
+    err = f"{host} ({dotted}) open\n" if verbose else ""
+    if asked is None or resp.status is None:  # nothing asked, or an app that does not speak HTTP: no answer
+        return Run("", err, 0)
+    head = _header_lines(resp)
+    if asked[2] == "HTTP/1.0":
+        head = [line if line != "Connection: keep-alive" else "Connection: close" for line in head]
+    body = resp.body
+    if resp.headers.get("Transfer-Encoding") == "chunked":
+        size = len(body.encode())
+        body = (f"{size:x}\r\n{body}\r\n" if size else "") + "0\r\n\r\n"
+    return Run("\r\n".join(head) + "\r\n\r\n" + ("" if asked[0] == "HEAD" else body), err, 0)

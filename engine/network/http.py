@@ -138,7 +138,9 @@ def listener(sim, pod: dict | None, port: int, now: float, memo: dict | None = N
             key = (pod["metadata"].get("uid"), pod["metadata"].get("resourceVersion"), name, start)
             subject = memo.get(key) if memo is not None else None
             if subject is None:
-                subject = probes.Subject(pod, container, start, int(cs.get("restartCount") or 0))
+                cache = getattr(sim, "cache", None)  # configMap files and PersistentVolume data under the docroot
+                subject = probes.Subject(pod, container, start, int(cs.get("restartCount") or 0),
+                                         cache.get if cache is not None else None)
                 if memo is not None:
                     memo[key] = subject
             if subject.serving_from == math.inf:

@@ -187,6 +187,7 @@ class _Trip:
     pod: str = ""
     node: str = ""
     dest_ip: str = ""
+    connect_only: bool = False  # a TCP connect without a request (nc -z)
 
     def hop(self, kind: str, name: str = "", ip: str = "", port: int | None = None, **extra) -> None:
         hop = {"kind": kind, "name": name, "ip": ip}
@@ -215,7 +216,7 @@ def _parse(url: str, port: int | None, path: str | None) -> tuple[str, str, int,
         explicit = parts.port
     except ValueError:
         explicit = None
-    chosen = port or explicit or default
+    chosen = port if port is not None else (explicit if explicit is not None else default)
     full = parts.path or "/"
     if parts.query:
         full += "?" + parts.query
@@ -225,19 +226,21 @@ def _parse(url: str, port: int | None, path: str | None) -> tuple[str, str, int,
 def request(sim, client=None, url_or_host: str = "", port: int | None = None, path: str | None = None,
             method: str = "GET", headers: dict | None = None, timeout_ms: float | None = None, *,
             record: bool = True, source: str = "exec", at: float | None = None,
-            topology: Topology | None = None) -> Response:
+            topology: Topology | None = None, connect_only: bool = False) -> Response:
     """Send one HTTP request through the simulated network and return what the client gets.
 
     client: "external"/None (the learner's machine), a pod (object, "namespace/name"), "node:<name>".
     url_or_host: "http://bootcamp-svc/", "bootcamp-svc", "10.96.3.4:80", "https://shop.example.com/x"...;
     `port` and `path` override the URL's. The Host header (`headers["Host"]`) picks the Ingress rule.
+    connect_only: only open the TCP connection (`nc -z`): the flow ends at the accepting container (or the
+    ingress controller) with no HTTP exchange and nothing in the app's access log.
     """
     who = client_for(sim, client)
     scheme, host, port_no, req_path = _parse(url_or_host, port, path)
     headers = dict(headers or {})
     trip = _Trip(sim, topology or Topology(sim), who, method.upper(), scheme, host, port_no, req_path or "/",
                  headers, DEFAULT_TIMEOUT_MS if timeout_ms is None else float(timeout_ms),
-                 sim.clock.now() if at is None else at)
+                 sim.clock.now() if at is None else at, connect_only=connect_only)
     trip.hop("client", who.name, who.ip, namespace=who.namespace, node=who.node)
     _route(trip)
     flow = _flow(trip, source, url_or_host)
@@ -405,6 +408,8 @@ def _via_ingress(trip: _Trip, node: str, ip: str) -> None:
     trip.hop("ingress", "ingress-nginx-controller", ip, trip.port, namespace=ingress.CONTROLLER_NAMESPACE,
              detail=(f"Ingress {chosen.ingress}: {chosen.rule}" if chosen.ingress else chosen.detail)
              + (f"; TLS: {chosen.certificate}" if chosen.certificate else ""))
+    if trip.connect_only:  # the controller accepted the connection; nothing was asked of it
+        return
     if chosen.status:
         trip.status = chosen.status
         reason = http.REASONS.get(chosen.status, "")
@@ -557,6 +562,8 @@ def _deliver(trip: _Trip, pod: dict, port: int, *, peer: networkpolicy.Peer | No
             trip.fail("refused", heard.reason, f"{trip.pod} port {port}: {heard.detail}")
         return
     trip.hop("container", heard.container, ip, port)
+    if trip.connect_only:
+        return
     image = heard.image
     trip.latency += APP_MS.get(image.repository, DEFAULT_APP_MS) * math.exp(state_of(sim).rng.gauss(0.0, 0.25))
     if trip.scheme == "https" and trip.entry != "ingress":

@@ -21,20 +21,9 @@ def make_cluster(nodes: int = 3, seed: int = 7, **config) -> Simulation:
     sim = Simulation(MemoryStore(now=clock.now), clock, seed=seed, profile="fast",
                      network_config=NetworkConfig(**config))
     bootstrap_cluster(sim.api, nodes=nodes)
-    _coredns_serves_ready_now(sim)
     sim.tick()
     assert settle(sim, lambda s: dns_ready(s), 60), "CoreDNS never became ready"
     return sim
-
-
-def _coredns_serves_ready_now(sim) -> None:
-    # TODO(kubelet): the kubelet's probes answer HTTP only on an image's first port, so CoreDNS's readiness probe
-    # (GET :8181/ready) fails and kube-dns never gets a ready endpoint. Until the catalog/prober serve /ready on
-    # 8181, the tests run CoreDNS without that probe (Ready once started), as a cluster with a working probe is.
-    deployment = sim.api.get("Deployment", "kube-system", "coredns")
-    for container in deployment["spec"]["template"]["spec"]["containers"]:
-        container.pop("readinessProbe", None)
-    sim.api.update(deployment)
 
 
 def dns_ready(sim) -> bool:

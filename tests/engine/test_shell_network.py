@@ -311,3 +311,202 @@ def test_kubernetes_io_dns_debugging_with_the_dnsutils_pod(sim):
     assert missing.stdout.endswith("** server can't find nope: NXDOMAIN\n\n") and missing.exit_code == 1
     assert k("exec dnsutils -- wget -qO- nginx").exit_code == 1  # no wget in that image
     sim.api.delete("Pod", "default", "dnsutils", grace_period_seconds=0)
+
+
+# --- ping: ICMP echo through the simulated network ------------------------------------------------------------
+def _stats(host: str, sent: int, received: int) -> str:
+    return (f"\n--- {host} ping statistics ---\n{sent} packets transmitted, {received} packets received, "
+            f"{(sent - received) * 100 // sent}% packet loss\n")
+
+
+def _replies(out: str) -> list[tuple[str, int, int]]:
+    import re
+
+    return [(m[0], int(m[1]), int(m[2])) for m in re.findall(r"^64 bytes from ([\d.]+): seq=(\d+) ttl=(\d+) "
+                                                             r"time=\d+\.\d{3} ms$", out, re.M)]
+
+
+@pytest.mark.parametrize("with_simulation", [True, False])
+def test_ping_pod_ips_answer_and_a_cluster_ip_loses_every_packet_under_iptables(sim, with_simulation):
+    k = Terminal(sim, with_simulation)
+    client_node = sim.cache.get("Pod", "default", "client")["spec"]["nodeName"]
+    nginx = running(sim, prefix="nginx-")
+    far = next(p for p in nginx if p["spec"]["nodeName"] != client_node)
+    ip = far["status"]["podIP"]
+    result = k(f"exec client -- ping -c 3 {ip}")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout.startswith(f"PING {ip} ({ip}): 56 data bytes\n")
+    assert _replies(result.stdout) == [(ip, 0, 62), (ip, 1, 62), (ip, 2, 62)]  # routed by two nodes
+    assert _stats(ip, 3, 3) + "round-trip min/avg/max = " in result.stdout
+    assert result.stdout.endswith(" ms\n")
+    # The Service's ClusterIP is virtual: iptables only DNATs its TCP port, so the echo requests are lost.
+    svc_ip = cluster_ip(sim, "nginx")
+    lost = k("exec client -- ping -c 2 -W 1 nginx")
+    assert (lost.stdout, lost.exit_code) == (f"PING nginx ({svc_ip}): 56 data bytes\n" + _stats("nginx", 2, 0), 1)
+    assert lost.stderr == "command terminated with exit code 1\n"
+    local = k("exec client -- ping -c 1 127.0.0.1").stdout
+    assert _replies(local) == [("127.0.0.1", 0, 64)]
+    assert k("exec client -- ping -c 1 nope").stderr == ("ping: bad address 'nope'\n"
+                                                         "command terminated with exit code 1\n")
+
+
+def test_ping_in_the_terminal_streams_one_echo_a_second_until_ctrl_c(sim):
+    k = Terminal(sim)
+    sh = k.shell("exec -it client -- sh")
+    target = running(sim, prefix="nginx-")[0]["status"]["podIP"]
+    sh.process.write(f"ping {target}")
+    out, _ = sh.process.poll(sim.clock.now())
+    assert out == f"PING {target} ({target}): 56 data bytes\n" and sh.process.prompt == ""
+    sim.run(2.5)
+    out, _ = sh.process.poll(sim.clock.now())
+    assert [seq for _, seq, _ in _replies(out)] == [0, 1, 2]
+    sh.process.write("echo typed ahead")  # ping does not read the terminal
+    sh.process.interrupt()
+    out, _ = sh.process.poll(sim.clock.now())
+    assert out.startswith("^C" + _stats(target, 3, 3) + "round-trip min/avg/max = ")
+    assert out.endswith(" ms\n/ # ")
+    assert sh.run("echo $?") == "0\n"
+    # With a count it ends by itself: after the last echo it waits -W seconds for a reply that never comes.
+    sh.process.write("ping -c 2 -W 3 nginx")
+    sim.run(3.9)
+    out, _ = sh.process.poll(sim.clock.now())
+    assert out == f"PING nginx ({cluster_ip(sim, 'nginx')}): 56 data bytes\n"
+    sim.run(0.2)
+    out, _ = sh.process.poll(sim.clock.now())
+    assert out == _stats("nginx", 2, 0) + "/ # "
+    assert sh.run("echo $?") == "1\n"
+
+
+def test_ping_a_cluster_ip_answers_under_ipvs_and_a_network_policy_drops_icmp():
+    sim = make_cluster(kube_proxy_mode="ipvs")
+    deploy(sim, "nginx", replicas=1)
+    service(sim, "nginx")
+    pod(sim, "client", labels={"app": "client"})
+    wait_endpoints(sim, "nginx", 1)
+    assert settle(sim, lambda s: running(s, prefix="client"), 30)
+    sim.run(1.0)
+    k = Terminal(sim)
+    svc_ip = cluster_ip(sim, "nginx")
+    # IPVS binds every Service IP to kube-ipvs0 on each node: the client's own node answers.
+    answered = k("exec client -- ping -c 2 nginx")
+    assert answered.exit_code == 0 and _replies(answered.stdout) == [(svc_ip, 0, 64), (svc_ip, 1, 64)]
+    target = running(sim, prefix="nginx-")[0]["status"]["podIP"]
+    assert k(f"exec client -- ping -c 1 {target}").exit_code == 0
+    # A policy whose only rule names TCP port 80 admits wget but not ICMP; one without ports admits both.
+    sim.api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                    "metadata": {"name": "web-only", "namespace": "default"},
+                    "spec": {"podSelector": {"matchLabels": {"app": "nginx"}}, "policyTypes": ["Ingress"],
+                             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}],
+                                          "ports": [{"protocol": "TCP", "port": 80}]}]}})
+    sim.tick()
+    dropped = k(f"exec client -- ping -c 2 -W 1 {target}")
+    assert (dropped.stdout, dropped.exit_code) == (f"PING {target} ({target}): 56 data bytes\n"
+                                                   + _stats(target, 2, 0), 1)
+    assert "Welcome to nginx!" in k(f"exec client -- wget -qO- {target}").stdout
+    sim.api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                    "metadata": {"name": "from-client", "namespace": "default"},
+                    "spec": {"podSelector": {"matchLabels": {"app": "nginx"}}, "policyTypes": ["Ingress"],
+                             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}]}})
+    sim.tick()
+    assert k(f"exec client -- ping -c 1 {target}").exit_code == 0
+
+
+# --- nc: a TCP connect (port check) and a raw request through the simulated network -----------------------------
+def test_nc_checks_ports_and_carries_a_raw_http_request(sim):
+    from engine.network import traffic
+
+    k = Terminal(sim)
+    sh = k.shell("exec -it client -- sh")
+    ip = cluster_ip(sim, "nginx")
+    logged = {p["metadata"]["name"]: len(traffic.access_log(sim, p)) for p in running(sim, prefix="nginx-")}
+    assert sh.run("nc -zv nginx 80; echo $?") == f"nginx ({ip}:80) open\n0\n"
+    flow = last_flow(sim)
+    assert flow["request"]["method"] == "TCP" and flow["outcome"] == "ok" and flow["pod"].startswith("default/nginx-")
+    assert flow["hops"][-1]["kind"] == "container" and flow["status"] is None
+    # A connect asks nothing of nginx: no line in its access log.
+    assert {p["metadata"]["name"]: len(traffic.access_log(sim, p)) for p in running(sim, prefix="nginx-")} == logged
+    assert sh.run("nc -z nginx 80; echo $?") == "0\n"  # quiet without -v
+    # No rule for port 81 on the ClusterIP under iptables: the SYN goes nowhere; -v reports the timeout.
+    assert sh.run("nc -z -w 1 nginx 81; echo $?") == "1\n"
+    assert sh.run("nc -zv -w 1 nginx 81") == f"nc: nginx ({ip}:81): Connection timed out\n"
+    # A pod port nothing listens on is refused: busybox reports refusals only with -vv.
+    bootcamp = running(sim, prefix="bootcamp-")[0]["status"]["podIP"]
+    assert sh.run(f"nc -zv {bootcamp} 80; echo $?") == "1\n"
+    assert sh.run(f"nc -zvv {bootcamp} 80") == f"nc: {bootcamp} ({bootcamp}:80): Connection refused\n"
+    assert sh.run(f"nc -zv {bootcamp} 8080") == f"{bootcamp} ({bootcamp}:8080) open\n"
+    assert sh.run("nc -zv nope 80; echo $?") == "nc: bad address 'nope'\n1\n"
+    assert sh.run("nc nginx; echo $?") == "1\n"  # HOST without PORT: port 0, which no rule forwards
+    assert sh.run("nc; echo $?").startswith("BusyBox v1.37.0 (2024-09-26 21:31:42 UTC) multi-call binary.\n\n"
+                                             "Usage: nc [OPTIONS] HOST PORT  - connect\n")
+    # An HTTP request piped in gets the server's raw response.
+    raw = sh.run(r'echo -e "GET / HTTP/1.0\r\n\r\n" | nc nginx 80')
+    head, _, body = raw.partition("\r\n\r\n")
+    assert head.split("\r\n")[0] == "HTTP/1.1 200 OK" and "Connection: close" in head.split("\r\n")
+    assert body.startswith("<!DOCTYPE html>") and "<title>Welcome to nginx!</title>" in body
+    chunked = sh.run(r'echo -e "GET /any HTTP/1.1\r\nHost: bootcamp-svc\r\n\r\n" | nc bootcamp-svc 80')
+    assert chunked.endswith("Transfer-Encoding: chunked\r\n\r\n11\r\nHello Kubernetes!\r\n0\r\n\r\n")
+    # A listener is never connected to here: -w ends it.
+    assert sh.run("nc -l -p 8080 -w 2; echo $?") == "nc: timeout\n1\n"
+
+
+def test_echo_escapes_as_busybox_and_dash_treat_them(sim):
+    k = Terminal(sim)
+    assert k("exec client -- echo -e 'a\\tb\\nc'").stdout == "a\tb\nc\n"
+    assert k("exec client -- echo 'a\\tb'").stdout == "a\\tb\n"  # busybox echo: no escapes without -e
+    assert k("exec client -- echo -ne 'x\\r\\n'").stdout == "x\r\n"
+    web = running(sim, prefix="nginx-")[0]["metadata"]["name"]
+    # nginx's /bin/sh is dash: echo knows only -n and always interprets escapes.
+    assert k(f"exec {web} -- sh -c \"echo -e 'a\\tb'\"").stdout == "-e a\tb\n"
+
+
+def test_ip_shows_the_pods_eth0_and_the_ptp_routes_through_its_node(sim):
+    k = Terminal(sim)
+    client = sim.cache.get("Pod", "default", "client")
+    ip = client["status"]["podIP"]
+    cidr = sim.cache.get("Node", "", client["spec"]["nodeName"])["spec"]["podCIDR"]
+    network, gateway = cidr, cidr.rsplit(".", 1)[0] + ".1"
+    addr = k("exec client -- ip addr").stdout
+    lines = addr.splitlines()
+    assert lines[:4] == ["1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN qlen 1000",
+                         "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00",
+                         "    inet 127.0.0.1/8 scope host lo", "       valid_lft forever preferred_lft forever"]
+    assert lines[4].startswith("2: eth0@if") and lines[4].endswith(": <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> "
+                                                                   "mtu 1500 qdisc noqueue state UP ")
+    assert lines[6] == f"    inet {ip}/24 brd {cidr.rsplit('.', 1)[0]}.255 scope global eth0"
+    assert k("exec client -- ip -4 a show eth0").stdout == "".join(line + "\n" for line in lines[4:])
+    assert k("exec client -- ip route").stdout == (f"default via {gateway} dev eth0 \n"
+                                                   f"{network} via {gateway} dev eth0  src {ip} \n"
+                                                   f"{gateway} dev eth0 scope link  src {ip} \n")
+    assert k("exec client -- hostname -i").stdout == f"{ip}\n"
+    web = running(sim, prefix="nginx-")[0]["metadata"]["name"]  # Debian's nginx image has no iproute2
+    assert k(f"exec {web} -- sh -c ip").stderr == "sh: 1: ip: not found\ncommand terminated with exit code 127\n"
+    denied = k("exec client -- ip addr add 10.0.0.9/32 dev eth0")
+    assert (denied.stderr, denied.exit_code) == ("ip: RTNETLINK answers: Operation not permitted\n"
+                                                 "command terminated with exit code 1\n", 1)
+    assert k("exec client -- ip link show wlan0").stderr.startswith("ip: can't find device 'wlan0'\n")
+
+
+def test_ping_in_a_kubectl_run_shell_as_seed_004_opens_it():
+    """Seed 004's `kubectl run alpine -it --rm --image alpine -- ash`: ping streams there too, and the prompt
+    comes back when it ends."""
+    sim = make_cluster()
+    deploy(sim, "nginx", replicas=1)
+    assert settle(sim, lambda s: running(s, prefix="nginx-"), 60)
+    k = Terminal(sim)
+    run = k("run alpine -it --rm --image alpine -- ash")
+    assert run.attach is not None
+    def attached(s) -> bool:
+        run.attach.poll(s.clock.now())  # what it prints while the pod starts: the "try pressing enter" hint
+        return run.attach.prompt == "/ # "
+
+    assert settle(sim, attached, 60)
+    target = running(sim, prefix="nginx-")[0]["status"]["podIP"]
+    run.attach.write(f"ping -c 2 {target}")
+    assert run.attach.prompt == ""
+    sim.run(0.5)
+    out, _ = run.attach.poll(sim.clock.now())
+    assert out.startswith(f"PING {target} ({target}): 56 data bytes\n64 bytes from {target}: seq=0 ")
+    sim.run(2.0)
+    out, _ = run.attach.poll(sim.clock.now())
+    assert out.startswith(f"64 bytes from {target}: seq=1 ") and out.endswith(" ms\n/ # ")
+    assert _stats(target, 2, 2) in out and run.attach.prompt == "/ # "

@@ -209,3 +209,31 @@ def test_curl_and_wget_messages_for_what_the_client_sees():
     sim.run(1.0)
     empty = traffic.request(sim, client, f"http://{sim.cache.get('Pod', 'default', 'cache')['status']['podIP']}:6379/")
     assert redis and http.curl_error(empty) == "curl: (52) Empty reply from server"
+
+
+def test_nginx_serves_the_index_html_of_a_mounted_configmap():
+    """A ConfigMap mounted over nginx's docroot replaces the image's files: requests through the Service get the
+    ConfigMap's index.html; with no index.html in it the directory has no index and nginx answers 403."""
+    sim = make_cluster()
+    page = "<h1>Hello from a ConfigMap</h1>\n"
+    sim.api.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "site", "namespace": "default"},
+                    "data": {"index.html": page, "about.html": "about\n"}})
+    sim.api.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "empty-site", "namespace": "default"},
+                    "data": {"other.html": "other\n"}})
+    for name, config_map in (("site", "site"), ("bare", "empty-site")):
+        deploy(sim, name, replicas=1, volumeMounts=[{"name": "html", "mountPath": "/usr/share/nginx/html"}],
+               pod_spec={"volumes": [{"name": "html", "configMap": {"name": config_map}}]})
+        service(sim, name)
+    pod(sim, "client")
+    wait_endpoints(sim, "site", 1)
+    wait_endpoints(sim, "bare", 1)
+    assert settle(sim, lambda s: running(s, prefix="client"), 30)
+    sim.run(1.0)
+    served = traffic.request(sim, "default/client", "http://site/")
+    assert served.flow["outcome"] == "ok" and served.status == 200 and served.body == page
+    assert traffic.request(sim, "default/client", "http://site/about.html").body == "about\n"
+    gone = traffic.request(sim, "default/client", "http://site/50x.html")  # the image's file is hidden by the mount
+    assert gone.status == 404
+    bare = traffic.request(sim, "default/client", "http://bare/")
+    assert bare.status == 403 and "<title>403 Forbidden</title>" in bare.body
+    assert traffic.request(sim, "default/client", "http://bare/other.html").body == "other\n"

@@ -10,16 +10,10 @@ from workshops.lessons.play import apply_solution, evaluate, fresh_simulation
 
 LESSONS = sorted(library().lessons.values(), key=lambda lesson: lesson.number)
 
-# engine/network/http.py builds the container model without a ConfigMap lookup, so nginx serving a mounted
-# ConfigMap answers 403 (index.html unseen) where Kubernetes serves the file. The check is right; the engine
-# is not, yet. strict: the test fails once the engine is fixed, as a reminder to drop this mark.
-ENGINE_GAPS = {"config": "request through a Service to nginx serving a ConfigMap volume answers 403 (engine gap)"}
-
 
 def _params():
     for lesson in LESSONS:
-        marks = [pytest.mark.xfail(reason=ENGINE_GAPS[lesson.id], strict=True)] if lesson.id in ENGINE_GAPS else []
-        yield pytest.param(lesson, id=f"{lesson.number:02d}-{lesson.id}", marks=marks)
+        yield pytest.param(lesson, id=f"{lesson.number:02d}-{lesson.id}")
 
 
 def test_the_packs_cover_the_eleven_lessons_of_the_seeds():
