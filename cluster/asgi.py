@@ -2,7 +2,8 @@
 
 - http: Django, with our static files served in-process (the one-process product needs no web server).
 - websocket: the frontend's routes plus `cluster.api.routing.websocket_urlpatterns` when that module
-  exists, behind the Origin check (AllowedHostsOriginValidator) and sessions/auth (AuthMiddlewareStack).
+  exists, behind the Origin check (AllowedHostsOriginValidator) and sessions/auth (AuthMiddlewareStack);
+  the API's own streams under /k8s/ (exec, attach, port-forward) go straight to their routes.
 - channel: `kubedojo.simulation`, the channel `manage.py runworker kubedojo.simulation` listens on.
 """
 
@@ -37,12 +38,24 @@ def optional_patterns(module: str) -> list:
         raise
 
 
-websocket_urlpatterns = frontend_routing.websocket_urlpatterns + optional_patterns("cluster.api.routing")
+websocket_urlpatterns = (frontend_routing.websocket_urlpatterns + optional_patterns("cluster.api.routing")
+                         + optional_patterns("workshops.routing"))
 
 http_app = ASGIStaticFilesHandler(django_asgi_app) if getattr(settings, "KUBEDOJO_SERVE_STATIC", True) else django_asgi_app
 
+browser_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+api_websockets = URLRouter(optional_patterns("cluster.api.routing"))
+
+
+async def websockets(scope, receive, send):
+    """The Kubernetes API's streams (kubectl exec, attach, port-forward) are admitted by the path key or the
+    bearer token, not by cookies, and kubectl sends no Origin header: they skip the browsers' Origin check."""
+    app = api_websockets if scope.get("path", "").startswith("/k8s/") else browser_websockets
+    return await app(scope, receive, send)
+
+
 application = ProtocolTypeRouter({
     "http": http_app,
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": websockets,
     "channel": ChannelNameRouter({SIMULATION_CHANNEL: SimulationChannelConsumer.as_asgi()}),
 })

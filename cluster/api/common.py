@@ -51,6 +51,17 @@ def resolve_cluster(access_key: str) -> Target:
     return Target(cluster, f"/k8s/{access_key}")
 
 
+# REQUEST_HOOKS: hook(request, key) for every request to a cluster's API once it is authorised (cluster.api.errors'
+# k8s_view), before it is served; a hook refuses the request by raising errors.ApiError. The workshops app's per-seat
+# request rate limit is one.
+REQUEST_HOOKS: list = []
+
+
+def admit_request(request, key: str) -> None:
+    for hook in REQUEST_HOOKS:
+        hook(request, key)
+
+
 # --- media types -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -173,7 +184,9 @@ def decode_yaml(data: bytes, what: str = "error converting YAML to JSON"):
 
 def decode_body(data: bytes, content_type: str, accepted=(JSON, YAML), protobuf: bool = False):
     """An object from a create/update body in one of the accepted media types (typed creates: protobuf)."""
-    media = parse_media_type(content_type).type
+    # No Content-Type (the official Python client sends none) is read as the first type served: JSON,
+    # as kube-apiserver's input negotiation does.
+    media = parse_media_type(content_type).type or JSON
     if protobuf and media == PROTOBUF:
         from cluster.api import protobuf as pb
 

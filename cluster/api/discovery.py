@@ -13,6 +13,7 @@ import base64
 import hashlib
 from functools import cache
 
+from cluster.api import metrics
 from cluster.api.common import (
     AGGREGATED_DISCOVERY,
     AGGREGATED_DISCOVERY_V2BETA1,
@@ -127,7 +128,7 @@ def aggregated(core: bool, api_version: str = "apidiscovery.k8s.io/v2") -> dict:
     if core:
         items = [_aggregated_group("", ["v1"])]
     else:
-        items = [_aggregated_group(g, vs) for g, vs in group_versions().items()]
+        items = [_aggregated_group(g, vs) for g, vs in group_versions().items()] + [metrics.aggregated_group()]
     return {"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items}
 
 
@@ -224,7 +225,8 @@ def groups_root(request, key: str):
     media = _wants_aggregated(request)
     if media:
         return _aggregated_response(request, False, media)
-    groups = [_group_entry(g, vs) for g, vs in group_versions().items()]
+    groups = [_group_entry(g, vs) for g, vs in group_versions().items()] + [_group_entry(metrics.GROUP,
+                                                                                         [metrics.VERSION])]
     return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}, headers={"Vary": "Accept"})
 
 

@@ -74,6 +74,12 @@ def k8s_view(view):
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
         try:
+            if kwargs.get("key"):
+                from cluster.api import auth
+                from cluster.api.common import admit_request
+
+                auth.check_request(request, kwargs["key"])
+                admit_request(request, kwargs["key"])
             return view(request, *args, **kwargs)
         except errors.ApiError as exc:
             return status_response(exc)

@@ -3,8 +3,9 @@
 The server is `<base>/k8s/<access_key>`: over plain HTTP kubectl sends no
 credentials, so the unguessable key in the path is what admits it. The user
 entry also carries a bearer token (`Cluster.issue_token()`) for when the API is
-served over HTTPS, where kubectl does send it. Issuing a token replaces the
-previous one.
+served over HTTPS (`manage.py serve --tls-port`), where kubectl does send it and
+the server requires it (cluster.api.auth); an `https://` server also gets the
+CA (cluster.api.tls). Issuing a token replaces the previous one.
 """
 
 from __future__ import annotations
@@ -41,10 +42,15 @@ def server_url(cluster, base: str | None = None) -> str:
 def kubeconfig(cluster, server: str, token: str | None = None, namespace: str = "default") -> dict:
     name = entry_name(cluster)
     user: dict = {"token": token} if token else {}
+    entry: dict = {"server": server}
+    if server.startswith("https://"):
+        from cluster.api import tls
+
+        entry["certificate-authority-data"] = tls.ensure().ca_data()
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": name, "cluster": {"server": server}}],
+        "clusters": [{"name": name, "cluster": entry}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name, "namespace": namespace}}],
         "current-context": name,
         "users": [{"name": name, "user": user}],

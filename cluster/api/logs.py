@@ -1,23 +1,22 @@
 """`pods/<name>/log`: a container's output as plain text, worded errors as the kubelet gives them.
 
-The text comes from the simulated image catalog (`engine.kubelet.images`) when it
-can tell what a container has printed; otherwise the log is empty, which is what
-a container that printed nothing shows. `follow=true` keeps the stream open
+The text is what the web terminal's `kubectl logs` shows (engine.kubectl.containers):
+the image catalog's start-up lines or what the container's own script echoes;
+otherwise the log is empty, which is what a container that printed nothing shows. `follow=true` keeps the stream open
 until the pod is gone or has stopped, sending what appears meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse, StreamingHttpResponse
 
 from cluster.api.common import query_bool, query_int
 from engine import errors
-
-log = logging.getLogger("cluster.api")
+from engine.kubectl import containers as cinfo
 
 FOLLOW_POLL_SECONDS = 0.5
 FOLLOW_MAX_SECONDS = 3600.0
@@ -67,73 +66,26 @@ def check_started(pod: dict, container: str, previous: bool) -> None:
         if not cs or not (cs.get("lastState") or {}).get("terminated"):
             raise errors.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
         return
-    state = (cs or {}).get("state") or {}
-    if cs is None or ("waiting" in state and not (cs.get("lastState") or {}).get("terminated")):
-        reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
-        raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
-
-
-def log_lines(pod: dict, container: str, now: float, previous: bool = False) -> list[str]:
-    """What the container has printed so far, one line each, from the simulated image catalog.
-
-    A log function of the catalog (`container_log(pod, container, now, previous=...)`) wins when there is
-    one; otherwise the image's start-up lines are shown once the container has started, then the message
-    it printed before exiting, if it did.
-    """
-    try:
-        from engine.kubelet import images
-    except ImportError:
-        return []
-    try:
-        fn = getattr(images, "container_log", None)
-        if fn is not None:
-            result = fn(pod, container, now, previous=previous)
-            return result.splitlines() if isinstance(result, str) else [str(line) for line in result or []]
-        return _catalog_lines(images, pod, container, previous)
-    except Exception:  # noqa: BLE001 - the catalog's trouble must not break the API
-        log.exception("image catalog: reading the log of %s/%s failed", pod["metadata"]["name"], container)
-        return []
-
-
-# The `{time}` each image writes in its start-up lines, as strftime formats.
-TIME_FORMATS = {"nginx": "%Y/%m/%d %H:%M:%S", "httpd": "%a %b %d %H:%M:%S.000000 %Y", "redis": "%d %b %Y %H:%M:%S.000",
-                "mysql": "%Y-%m-%dT%H:%M:%S.000000Z", "postgres": "%Y-%m-%d %H:%M:%S.000", "php": "%d-%b-%Y %H:%M:%S"}
-
-
-def _catalog_lines(images, pod: dict, container: str, previous: bool) -> list[str]:
     spec = next((c for c in _containers(pod) if c.get("name") == container), None)
-    image = images.lookup(spec.get("image", "")) if spec else None
-    cs = _container_status(pod, container) or {}
-    state = (cs.get("lastState") if previous else cs.get("state")) or {}
-    run = state.get("running") or state.get("terminated")
-    if image is None or not run:
+    problem = cinfo.waiting_error(pod, spec) if spec is not None else None
+    if problem is not None:
+        raise problem
+
+
+def log_lines(pod: dict, container: str, now: float, previous: bool = False) -> list[tuple[float, str]]:
+    """(time, line) of what the container has printed so far, as the web terminal's `kubectl logs` shows it:
+    the image's start-up lines, or what the container's own script echoes, then its last words."""
+    spec = next((c for c in _containers(pod) if c.get("name") == container), None)
+    if spec is None:
         return []
-    started = _parse_time(run.get("startedAt"))
-    stamp = started.strftime(TIME_FORMATS.get(image.name, "%Y-%m-%dT%H:%M:%SZ")) if started else ""
-    values = {"time": stamp, "version": image.version, "ip": (pod.get("status") or {}).get("podIP", "")}
-    lines = [_fill(line, values) for line in image.logs]
-    if "terminated" in state:
-        behaviour = images.behaviour_of(spec, image)
-        if behaviour.message:
-            lines += _fill(behaviour.message, values).splitlines()
-    return lines
+    return cinfo.log_lines(pod, spec, now, previous=previous)
 
 
-def _fill(text: str, values: dict) -> str:
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", str(value))
-    return text
-
-
-def _parse_time(value):
-    from datetime import datetime
-
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+def _stamped(lines: list[tuple[float, str]], timestamps: bool) -> list[str]:
+    if not timestamps:
+        return [text for _, text in lines]
+    return [datetime.fromtimestamp(when, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z " + text
+            for when, text in lines]
 
 
 def _select(lines: list[str], tail: int | None, limit_bytes: int | None) -> list[str]:
@@ -164,15 +116,20 @@ def handle(request, req):
     limit_bytes = query_int(request, "limitBytes")
     if limit_bytes is not None and limit_bytes <= 0:
         raise errors.bad_request("limitBytes: Invalid value: must be greater than 0")
+    since = query_int(request, "sinceSeconds")
+    timestamps = query_bool(request, "timestamps")
     now = req.target.now()
-    lines = log_lines(pod, container, now, previous)
-    shown = _select(lines, tail, limit_bytes)
+    timed = log_lines(pod, container, now, previous)
+    seen = len(timed)
+    if since is not None:
+        timed = [(when, text) for when, text in timed if when >= now - since]
+    shown = _select(_stamped(timed, timestamps), tail, limit_bytes)
     if not query_bool(request, "follow") or previous:
         return HttpResponse(_text(shown), content_type="text/plain")
-    return StreamingHttpResponse(_follow(req, container, shown, len(lines)), content_type="text/plain")
+    return StreamingHttpResponse(_follow(req, container, shown, seen, timestamps), content_type="text/plain")
 
 
-async def _follow(req, container: str, first: list[str], seen: int):
+async def _follow(req, container: str, first: list[str], seen: int, timestamps: bool):
     """Send the log so far, then new lines as they appear, until the pod stops or goes."""
     yield _text(first)
     loop = asyncio.get_running_loop()
@@ -191,8 +148,10 @@ async def _follow(req, container: str, first: list[str], seen: int):
     while loop.time() < deadline:
         await asyncio.sleep(FOLLOW_POLL_SECONDS)
         lines, stopped = await sync_to_async(poll)()
+        if lines is not None and len(lines) < seen:
+            seen = 0  # the container restarted: its new run's log
         if lines is not None and len(lines) > seen:
-            yield _text(lines[seen:])
+            yield _text(_stamped(lines[seen:], timestamps))
             seen = len(lines)
         if stopped:
             return

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.http import HttpResponse
 
-from cluster.api import discovery, logs, proxy, scale, watch
+from cluster.api import discovery, logs, metrics, proxy, scale, streams, watch
 from cluster.api.common import (
     JSON,
     YAML,
@@ -91,6 +91,8 @@ def grouped(request, key: str, rest: str):
     parts, proxy_path = _split(rest, 2)
     if not parts:
         return discovery.groups_root(request, key)
+    if parts[0] == metrics.GROUP:
+        return metrics.handle(request, target, parts[1:])
     if len(parts) == 1:
         return discovery.group(request, key, parts[0])
     return dispatch(request, target, parts[0], parts[1], parts[2:], proxy_path)
@@ -562,10 +564,7 @@ def subresource(request, req: ResourceRequest):
     if sub == "ephemeralcontainers" and method in ("GET", "HEAD"):
         return get_object(request, req)
     if sub in ("exec", "attach", "portforward"):
-        req.target.api().get(req.info.kind, req.namespace, req.name)
-        raise errors.bad_request(
-            "Upgrade request required: KubeDojo does not stream exec, attach or port-forward to the real kubectl "
-            "yet; use the web terminal")
+        return streams.refusal(request, req)
     if sub == "proxy":
         return proxy.handle(request, req, req.extra[0] if req.extra else "/")
     raise method_not_allowed()

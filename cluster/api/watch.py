@@ -100,6 +100,10 @@ async def _events(req, rendering: Rendering, initial, since: int, label_selector
         return api.watch(info.kind, req.namespace or None, after, label_selector, field_selector)
 
     try:
+        # An empty first chunk makes the server send the status line and headers now, as kube-apiserver
+        # does: a client waiting on a quiet watch (`kubectl run -i` waiting for its pod) must not wait for
+        # the first event to learn the watch has started.
+        yield b""
         for obj in initial or ():
             yield line("ADDED", obj)
         if send_initial_events and bookmarks:

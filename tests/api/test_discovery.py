@@ -89,3 +89,24 @@ def test_discovery_is_read_only(k8s):
 def test_health(k8s):
     assert k8s.get("/healthz").content == b"ok"
     assert k8s.get("/readyz").status_code == 200
+
+
+
+def test_metrics_api_for_kubectl_top(k8s):
+    """metrics.k8s.io, as metrics-server serves it: listed in discovery, NodeMetrics and PodMetrics."""
+    body = json.loads(k8s.get("/apis", accept=AGGREGATED).content)
+    metrics = body["items"][-1]
+    assert metrics["metadata"]["name"] == "metrics.k8s.io"
+    assert [r["resource"] for r in metrics["versions"][0]["resources"]] == ["nodes", "pods"]
+    assert any(g["name"] == "metrics.k8s.io" for g in k8s.get("/apis").json()["groups"])
+    nodes = k8s.get("/apis/metrics.k8s.io/v1beta1/nodes").json()
+    assert nodes["kind"] == "NodeMetricsList" and len(nodes["items"]) == 4
+    usage = nodes["items"][0]["usage"]
+    assert usage["cpu"].endswith("n") and usage["memory"].endswith("Ki") and int(usage["cpu"][:-1]) > 0
+    one = k8s.get("/apis/metrics.k8s.io/v1beta1/nodes/node-1").json()
+    assert one["kind"] == "NodeMetrics" and one["metadata"]["name"] == "node-1"
+    pods = k8s.get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=app%3Dx").json()
+    assert pods == {"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": []}
+    missing = k8s.get("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/nope").json()
+    assert missing["code"] == 404 and missing["message"] == 'podmetrics.metrics.k8s.io "default/nope" not found'
+    assert k8s.post("/apis/metrics.k8s.io/v1beta1/nodes", {}).status_code == 405

@@ -169,3 +169,20 @@ def test_random_garbage_never_breaks_the_server(k8s, unchanged):
             response = k8s.send(method, path, raw=raw, content_type=content_type)
             assert 400 <= response.status_code < 500, (method, path, content_type, raw, response.content[:300])
             status_of(response)
+
+
+@pytest.mark.parametrize("path", [
+    "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods?labelSelector=a+in+(",
+    "/apis/metrics.k8s.io/v2/nodes",
+    "/apis/metrics.k8s.io/v1beta1/namespaces/default/nodes",
+    "/apis/metrics.k8s.io/v1beta1/widgets",
+    "/apis/metrics.k8s.io/v1beta1/nodes/a/b/c",
+    "/api/v1/namespaces/default/pods/nope/exec?command=ls&tty=maybe",
+    "/api/v1/namespaces/default/pods/nope/attach",
+    "/api/v1/namespaces/default/services/x/exec",
+    "/api/v1/nodes/x/portforward",
+])
+def test_bad_metrics_and_stream_requests(k8s, unchanged, path):
+    for response in (k8s.get(path), k8s.post(path, {})):
+        assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+        status_of(response)

@@ -1,11 +1,6 @@
-"""Service and pod proxy (what `kubectl proxy` users curl), and the exec/attach WebSocket handshakes."""
+"""Service and pod proxy (what `kubectl proxy` users curl). The streaming subresources: test_streams.py."""
 
 from __future__ import annotations
-
-import json
-
-import pytest
-from channels.testing import WebsocketCommunicator
 
 from tests.api.conftest import status_of
 
@@ -49,31 +44,6 @@ def test_proxy_to_a_port_nothing_listens_on(k8s):
 def test_paths_outside_the_prefix_explain_themselves(client, db):
     body = status_of(client.get("/api/v1/namespaces/default/pods"))
     assert body["code"] == 404 and "--append-server-path" in body["message"]
-
-
-@pytest.mark.django_db(transaction=True)
-async def test_exec_handshake_answers_a_status():
-    from asgiref.sync import sync_to_async
-    from channels.routing import URLRouter
-
-    from cluster.api.routing import websocket_urlpatterns
-    from tests.api.conftest import make_cluster
-
-    cluster = await sync_to_async(make_cluster)("wstest")
-    app = URLRouter(websocket_urlpatterns)
-    path = f"/k8s/{cluster.access_key}/api/v1/namespaces/default/pods/nope/exec?command=ls&stdout=true"
-    communicator = WebsocketCommunicator(app, path, subprotocols=["v5.channel.k8s.io"])
-    connected, subprotocol = await communicator.connect()
-    assert connected and subprotocol == "v5.channel.k8s.io"
-    frame = await communicator.receive_from()
-    assert frame[0] == 3
-    status = json.loads(frame[1:])
-    assert status["status"] == "Failure" and status["message"] == 'pods "nope" not found'
-    await communicator.disconnect()
-    refused = WebsocketCommunicator(app, f"/k8s/{cluster.access_key}/api/v1/namespaces/default/pods/x/portforward",
-                                    subprotocols=["SPDY/3.1+portforward.k8s.io"])
-    connected, _ = await refused.connect()
-    assert not connected
 
 
 def test_an_object_named_proxy_is_not_a_proxy_path(k8s):

@@ -48,6 +48,11 @@ class Kubectl:
     workdir: Path
     env: dict
     server_url: str
+    # The same cluster over HTTPS (`serve --tls-port`): its CA and bearer token in this kubeconfig.
+    tls_kubeconfig: Path | None = None
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        return _manage(*args, env=self.env)
 
     def args(self, *args: str) -> list[str]:
         return [self.binary, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
@@ -64,6 +69,10 @@ class Kubectl:
         return subprocess.Popen(self.args(*args), cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
+    def terminal(self, *args: str, env: dict | None = None) -> Terminal:
+        """kubectl on a pseudo-terminal, as a learner's `-it` runs it."""
+        return Terminal(self.args(*args), self.workdir, dict(self.env, **(env or {})))
+
     def write(self, name: str, text: str) -> Path:
         path = self.workdir / name
         path.write_text(text)
@@ -79,6 +88,64 @@ class Kubectl:
                 return last
             time.sleep(interval)
         raise AssertionError(f"timed out waiting on `kubectl {' '.join(args)}`; last output:\n{last}")
+
+
+class Terminal:
+    """A process on a pseudo-terminal: `expect(text)` reads until the text appears, `send(keys)` types."""
+
+    def __init__(self, argv: list[str], cwd: Path, env: dict):
+        import pty
+
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: become kubectl
+            os.chdir(cwd)
+            os.execve(argv[0], argv, env)
+        self.output = ""
+
+    def _read(self, timeout: float) -> str:
+        """"data", "idle" (nothing within the timeout) or "closed"."""
+        import select
+
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return "idle"
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:
+            return "closed"
+        self.output += data.decode("utf-8", "replace")
+        return "data" if data else "closed"
+
+    def expect(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._read(min(0.5, left)) == "closed":
+                if text in self.output:
+                    break
+                raise AssertionError(f"{text!r} did not appear; the terminal shows:\n{self.output!r}")
+        return self.output
+
+    def send(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def wait(self, timeout: float = 30) -> int:
+        """Read to the end and return the exit code."""
+        deadline = time.monotonic() + timeout
+        state = "data"
+        while time.monotonic() < deadline:
+            if state != "closed":
+                state = self._read(0.2)
+            else:
+                time.sleep(0.05)
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                while state == "data":
+                    state = self._read(0.1)
+                return os.waitstatus_to_exitcode(status)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        raise AssertionError(f"kubectl did not exit; the terminal shows:\n{self.output!r}")
 
 
 def _manage(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -105,6 +172,7 @@ def kubectl(tmp_path_factory) -> Kubectl:
     env.update({
         "DJANGO_SETTINGS_MODULE": "cluster.settings",
         "KUBEDOJO_SQLITE": str(base / "kubedojo.sqlite3"),
+        "KUBEDOJO_VAR_DIR": str(base / "var"),  # the HTTPS listener's CA and certificate
         "KUBEDOJO_PROFILE": "fast",
         "KUBEDOJO_TICK_SECONDS": "0.1",
         "KUBEDOJO_EMBEDDED_SIMULATION": "1",
@@ -117,19 +185,23 @@ def kubectl(tmp_path_factory) -> Kubectl:
     kubeconfig = base / "kubeconfig"
     _manage("kubeconfig", "--cluster", CLUSTER, "--create", "--server", f"http://127.0.0.1:{port}",
             "-o", str(kubeconfig), env=env)
+    tls_port = free_port()
+    tls_kubeconfig = base / "kubeconfig-https"
+    _manage("kubeconfig", "--cluster", CLUSTER, "--server", f"https://127.0.0.1:{tls_port}", "-o",
+            str(tls_kubeconfig), env=env)
     _manage("shell", "-c", f"from cluster.models import Cluster; "
                            f"Cluster.objects.filter(name={CLUSTER!r}).update(speed={SPEED})", env=env)
     log_path = base / "server.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed at the end of the session
     server = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port",
-                               str(port), "--no-demo"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               str(port), "--tls-port", str(tls_port), "--no-demo"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
         server_url = _wait_until_serving(kubeconfig, server, log_path)
         workdir = base / "work"
         workdir.mkdir()
         client_env = dict(env, KUBECONFIG=str(kubeconfig))
-        yield Kubectl(binary, kubeconfig, base / "cache", workdir, client_env, server_url)
+        yield Kubectl(binary, kubeconfig, base / "cache", workdir, client_env, server_url, tls_kubeconfig)
     finally:
         _stop(server)
         log.close()

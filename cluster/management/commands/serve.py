@@ -27,11 +27,15 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to listen on")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")),
                             help="port to listen on (0: any free port)")
+        parser.add_argument("--tls-port", type=int, default=int(os.environ.get("KUBEDOJO_TLS_PORT") or 0) or None,
+                            help="also serve HTTPS on this port (KUBEDOJO_TLS_PORT), with a CA made on first use: "
+                                 "kubectl sends its bearer token only over HTTPS")
         parser.add_argument("--no-demo", action="store_true", help="do not create the demo cluster")
         parser.add_argument("--no-migrate", action="store_true",
                             help="do not apply migrations first (applied by default on SQLite, the embedded database)")
 
-    def handle(self, *args, host: str, port: int, no_demo: bool, no_migrate: bool, **options):
+    def handle(self, *args, host: str, port: int, no_demo: bool, no_migrate: bool, tls_port: int | None = None,
+               **options):
         # daphne.server installs Twisted's asyncio reactor: import it before anything touches the reactor.
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
@@ -49,9 +53,14 @@ class Command(BaseCommand):
         from cluster.asgi import application
 
         runner = SimulationRunner() if settings.KUBEDOJO_EMBEDDED_SIMULATION else None
+        endpoints = build_endpoint_description_strings(host=host, port=port)
+        if tls_port:
+            from cluster.api import tls
+
+            endpoints.append(tls.endpoint(tls_port, host, tls.ensure()))
         server = Server(
             application=application,
-            endpoints=build_endpoint_description_strings(host=host, port=port),
+            endpoints=endpoints,
             signal_handlers=True,
             verbosity=max(0, options["verbosity"] - 1),
             server_name="kubedojo",
