@@ -41,6 +41,8 @@ from cluster.models import Cluster, SimulationLease
 from cluster.store import DjangoStore
 from engine.apiserver import ApiServer
 from engine.clock import VirtualClock
+from engine.kubelet import usage
+from engine.kubelet.nodes import STOPPED_ANNOTATION
 from engine.network.config import NetworkConfig
 from engine.resources import quantity
 from engine.resources.tables import pod_ready, pod_restarts, pod_status
@@ -195,7 +197,16 @@ def pod_summary(pod: dict) -> dict:
         "owner": _owner(pod),
         "deleting": bool(meta.get("deletionTimestamp")),
         "created": meta.get("creationTimestamp") or "",
+        "waiting": _unschedulable_message(pod),
     }
+
+
+def _unschedulable_message(pod: dict) -> str:
+    """Why kube-scheduler has not placed the pod (its PodScheduled=False condition), for the map's queue."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return cond.get("message") or cond.get("reason") or ""
+    return ""
 
 
 def pod_requests(pod: dict) -> tuple[int, int]:
@@ -224,9 +235,10 @@ def pod_requests(pod: dict) -> tuple[int, int]:
 
 
 def _node_ready(node: dict) -> str:
+    # As kubectl prints STATUS: a Ready condition that is False or Unknown (no heartbeats) is "NotReady".
     for cond in (node.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return {"True": "Ready", "False": "NotReady"}.get(cond.get("status"), "Unknown")
+            return "Ready" if cond.get("status") == "True" else "NotReady"
     return "Unknown"
 
 
@@ -243,12 +255,15 @@ def node_summary(node: dict, pods: list[dict]) -> dict:
     text = _node_ready(node)
     if (node.get("spec") or {}).get("unschedulable"):
         text += ",SchedulingDisabled"
-    cpu = mem = count = 0
+    cpu = mem = count = used_cpu = used_mem = 0
     for pod in pods:
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         p_cpu, p_mem = pod_requests(pod)
         cpu, mem, count = cpu + p_cpu, mem + p_mem, count + 1
+        # What metrics-server would report (engine.kubelet.usage): the bars show it next to the requests.
+        used_cpu += usage.pod_cpu_usage_millis(pod) or 0
+        used_mem += usage.pod_memory_usage_bytes(pod) or 0
     roles = node_roles(node)
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
 
@@ -267,8 +282,9 @@ def node_summary(node: dict, pods: list[dict]) -> dict:
         "roles": roles,
         "control_plane": any(r in CONTROL_PLANE_ROLES for r in roles),
         "ip": addresses.get("InternalIP", ""),
-        "cpu": {"allocatable": amount(quantity.cpu_millis, "cpu"), "requested": cpu},
-        "memory": {"allocatable": amount(quantity.memory_bytes, "memory"), "requested": mem},
+        "cpu": {"allocatable": amount(quantity.cpu_millis, "cpu"), "requested": cpu, "used": used_cpu},
+        "memory": {"allocatable": amount(quantity.memory_bytes, "memory"), "requested": mem, "used": used_mem},
+        "stopped": STOPPED_ANNOTATION in (node["metadata"].get("annotations") or {}),
         "pods": {"allocatable": amount(quantity.memory_bytes, "pods"), "count": count},
         "taints": [f"{t.get('key')}:{t.get('effect')}" for t in (node.get("spec") or {}).get("taints") or []],
     }
@@ -687,7 +703,7 @@ class SimulationRunner:
 
     def _tick(self, state: ClusterLoop, now: float) -> dict | None:
         row = Cluster.objects.filter(pk=state.pk).values("name", "speed", "paused", "seed", "virtual_time",
-                                                         "kube_proxy_mode").first()
+                                                         "kube_proxy_mode", "ipvs_scheduler").first()
         if row is None:
             raise ClusterGone(state.pk)
         state.cluster.name = row["name"]
@@ -698,6 +714,7 @@ class SimulationRunner:
         clock.speed, clock.paused = float(row["speed"]), bool(row["paused"])
         # A mode changed in the admin takes effect at the next tick, as restarting kube-proxy with it would.
         sim.network_config.kube_proxy_mode = row["kube_proxy_mode"]
+        sim.network_config.ipvs_scheduler = row["ipvs_scheduler"]
         wall_step = min(MAX_WALL_STEP_SECONDS, max(0.0, now - state.last_wall))
         state.last_wall = now
         virtual_step = 0.0 if clock.paused else wall_step * clock.speed
@@ -723,7 +740,8 @@ class SimulationRunner:
         clock = VirtualClock(start=float(cluster.virtual_time), speed=float(cluster.speed), paused=bool(cluster.paused))
         store = DjangoStore(cluster, now=clock.now)
         state.sim = Simulation(store, clock, seed=int(cluster.seed or 0), profile=simulation_profile(),
-                               network_config=NetworkConfig(kube_proxy_mode=cluster.kube_proxy_mode))
+                               network_config=NetworkConfig(kube_proxy_mode=cluster.kube_proxy_mode,
+                                                            ipvs_scheduler=cluster.ipvs_scheduler))
         _run_hooks(API_HOOKS, cluster, state.sim.api)
         state.sim.start()
         state.last_wall = time.monotonic()

@@ -140,8 +140,11 @@ def traffic_target(sim, kind: str, namespace: str, name: str) -> tuple[str, str,
         return pod["metadata"].get("namespace") == namespace and bool(selector) and all(
             labels.get(k) == v for k, v in selector.items())
 
-    running.sort(key=lambda p: (backs(p), p["metadata"].get("namespace") != namespace,
-                                p["metadata"].get("namespace") == "kube-system", p["metadata"]["name"]))
+    # The client: a pod of the Service's own namespace that is not one of its backends if there is one (a
+    # backend would often answer itself); never a kube-system pod first: CoreDNS itself resolves through
+    # the node's resolver (dnsPolicy Default) and could not look the Service's name up.
+    running.sort(key=lambda p: (p["metadata"].get("namespace") == "kube-system",
+                                p["metadata"].get("namespace") != namespace, backs(p), p["metadata"]["name"]))
     if not running:
         raise errors.bad_request(f'service "{name}" is a ClusterIP Service, reachable only from inside the cluster, '
                                  "and no pod is running to send requests from")

@@ -4,7 +4,7 @@
   simulation's kubelets take it up at their next tick.
 - cordon / uncordon: `spec.unschedulable` (kubectl cordon).
 - drain: cordon, then evict every pod but DaemonSet pods and mirror pods (kubectl drain
-  --ignore-daemonsets --delete-emptydir-data), through `engine.drain` when it exists.
+  --ignore-daemonsets --delete-emptydir-data), through `engine.drain`.
 - fail / recover: stop or restart the node's kubelet, as `KubeletManager.fail_node` does: the
   `kubedojo.io/kubelet-stopped` annotation on the Node, which the kubelet honours wherever the
   simulation runs. When this process runs the simulation the kubelet's own `fail_node` /
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from engine import drain as engine_drain
 from engine import errors
 from engine.apiserver import ApiServer
 from engine.clock import format_rfc3339
@@ -79,35 +80,17 @@ def set_stopped(api: ApiServer, name: str, stopped: bool) -> dict:
 
 
 def drain(api: ApiServer, name: str) -> dict:
-    """Cordon the node and evict its pods; returns {"node", "evicted": [...], "skipped": [...]}."""
-    try:
-        from engine import drain as engine_drain  # the shared implementation, once it exists
-    except ImportError:
-        engine_drain = None
-    if engine_drain is not None and hasattr(engine_drain, "drain_node"):
-        result = engine_drain.drain_node(api, name)
-        if isinstance(result, dict):
-            return result
-    set_unschedulable(api, name, True)
-    evicted, skipped = [], []
-    pods = api.list("Pod", None, field_selector=f"spec.nodeName={name}")["items"]
-    for pod in pods:
-        meta = pod["metadata"]
-        key = f"{meta.get('namespace', '')}/{meta['name']}"
-        owners = meta.get("ownerReferences") or []
-        if any(o.get("kind") == "DaemonSet" and o.get("controller") for o in owners):
-            skipped.append({"pod": key, "reason": "DaemonSet-managed"})
-            continue
-        if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
-            skipped.append({"pod": key, "reason": "mirror pod"})
-            continue
-        if meta.get("deletionTimestamp"):
-            continue
-        try:
-            with api.store.atomic():
-                api.delete("Pod", meta.get("namespace", ""), meta["name"])
-        except errors.ApiError as exc:
-            if exc.code != 404:
-                raise
-        evicted.append(key)
-    return {"node": name, "evicted": evicted, "skipped": skipped}
+    """`kubectl drain --ignore-daemonsets --delete-emptydir-data NODE` without waiting for the pods to go:
+    cordon, then evict every pod kubectl would (engine.drain's filters and wording). Returns
+    {"evicted": ["ns/name", ...], "output": kubectl's lines}; a drain kubectl would refuse (a pod
+    without a controller, say) is a 400 Status carrying kubectl's error text."""
+    _node(api, name)
+    drainer = engine_drain.Drainer(api, name, engine_drain.DrainOptions(ignore_daemonsets=True,
+                                                                        delete_emptydir_data=True))
+    with api.store.atomic():
+        lines = drainer.start()
+    text = "".join(line.text + "\n" for line in lines)
+    if drainer.failed:
+        raise errors.ApiError(400, "BadRequest", text.strip())
+    evicted = [line.text.removeprefix("evicting pod ") for line in lines if line.text.startswith("evicting pod ")]
+    return {"node": name, "evicted": evicted, "output": text}

@@ -121,3 +121,102 @@ async def test_another_learners_cluster_is_refused():
     connected, _ = await communicator.connect()
     assert not connected
 
+
+
+# --- the web terminal ------------------------------------------------------------------------------
+async def terminal():
+    communicator = await connect("/ws/clusters/demo/terminal/")
+    ready = await communicator.receive_json_from(timeout=5)
+    assert ready["type"] == "ready" and ready["namespace"] == "default" and ready["kubectl"] is True
+    return communicator
+
+
+async def run(communicator, line: str, timeout: float = 10) -> tuple[str, str, int]:
+    """Send a line and collect stdout, stderr and the exit code, as the page's terminal shows them."""
+    await communicator.send_json_to({"type": "run", "line": line})
+    out, err = [], []
+    while True:
+        msg = await communicator.receive_json_from(timeout=timeout)
+        if msg["type"] == "output":
+            out.append(msg["stdout"])
+            err.append(msg["stderr"])
+        elif msg["type"] == "exit":
+            return "".join(out), "".join(err), msg["code"]
+
+
+async def test_the_terminal_runs_kubectl_against_the_cluster():
+    await sync_to_async(demo_with_running_pods)()
+    communicator = await terminal()
+    try:
+        out, err, code = await run(communicator, "kubectl get nodes")
+        assert code == 0 and err == ""
+        lines = out.splitlines()
+        assert lines[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        assert sorted(line.split()[0] for line in lines[1:]) == ["controlplane", "node-1", "node-2", "node-3"]
+
+        out, err, code = await run(communicator, "k get deploy bootcamp")
+        assert code == 0 and out.splitlines()[1].split()[:2] == ["bootcamp", "2/2"]
+
+        out, err, code = await run(communicator, "kubectl get pods nope")
+        assert (out, err, code) == ("", 'Error from server (NotFound): pods "nope" not found\n', 1)
+
+        out, err, code = await run(communicator, "frobnicate")
+        assert (err, code) == ("bash: frobnicate: command not found\n", 127)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_the_editors_files_can_be_applied_from_the_terminal():
+    await sync_to_async(demo_with_running_pods)()
+    communicator = await terminal()
+    try:
+        await communicator.send_json_to({"type": "files", "files": {"app.yml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: dojo\n")}})
+        out, _, _ = await run(communicator, "ls")
+        assert out == "app.yml\n"
+        out, err, code = await run(communicator, "kubectl apply -f app.yml")
+        assert (out, err, code) == ("configmap/settings created\n", "", 0)
+        out, _, code = await run(communicator, "kubectl get configmap settings -o jsonpath={.data.mode}")
+        assert (out, code) == ("dojo", 0)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_tab_completion_offers_kinds_and_names():
+    await sync_to_async(demo_with_running_pods)()
+    communicator = await terminal()
+    try:
+        await communicator.send_json_to({"type": "complete", "line": "kubectl get deployments boot", "cursor": 28})
+        msg = await communicator.receive_json_from(timeout=5)
+        assert msg["type"] == "completions" and msg["items"] == ["bootcamp"]
+        assert msg["replace"] == [24, 28]
+        await communicator.send_json_to({"type": "complete", "line": "kubectl get deploym", "cursor": 19})
+        msg = await communicator.receive_json_from(timeout=5)
+        assert "deployments" in msg["items"]
+    finally:
+        await communicator.disconnect()
+
+
+async def test_ctrl_c_stops_a_watch():
+    await sync_to_async(demo_with_running_pods)()
+    communicator = await terminal()
+    try:
+        await communicator.send_json_to({"type": "run", "line": "kubectl get pods -w"})
+        first = await communicator.receive_json_from(timeout=5)
+        assert first["type"] == "output" and first["stdout"].startswith("NAME")
+        await communicator.send_json_to({"type": "interrupt"})
+        while True:
+            msg = await communicator.receive_json_from(timeout=5)
+            if msg["type"] == "exit":
+                break
+        assert msg["code"] == 130
+        out, _, code = await run(communicator, "kubectl get ns default -o name")
+        assert (out, code) == ("namespace/default\n", 0)
+    finally:
+        await communicator.disconnect()
+
+
+async def test_an_unknown_clusters_terminal_is_refused():
+    communicator = WebsocketCommunicator(application, "/ws/clusters/nope/terminal/", headers=HEADERS)
+    connected, code = await communicator.connect()
+    assert not connected and code == 4404

@@ -9,6 +9,7 @@
 //   terminal.js the web terminal (xterm.js)
 
 import "@xterm/xterm/css/xterm.css";
+import "./app.css";
 
 import { $, $$, L, config, emit, on } from "./util.js";
 import * as stream from "./stream.js";

@@ -55,10 +55,14 @@ export function init() {
 // --- nodes -------------------------------------------------------------------------------------
 function bar(label) {
   const fill = el("div", "bar-fill");
+  const used = el("div", "bar-used");
   const track = el("div", "bar");
-  track.appendChild(fill);
-  return { label: el("span", "bar-label", label), track, fill, text: el("span", "bar-text"), last: "" };
+  track.append(fill, used);
+  return { label: el("span", "bar-label", label), track, fill, used, text: el("span", "bar-text"), last: "" };
 }
+
+/** node-2 before node-10, as people count. */
+function naturalKey(name) { return name.replace(/\d+/g, (d) => d.padStart(8, "0")); }
 
 function createWorker(name) {
   const box = el("section", "node worker");
@@ -92,22 +96,29 @@ function createWorker(name) {
   const podBox = el("div", "pods node-pods");
   podBox.dataset.podsOf = name;
   box.append(head, agents, caption, bars, podBox);
-  insertSorted(els.grid, box, name);
+  insertSorted(els.grid, box, naturalKey(name));
   const parts = { box, pill, flags, ip, cpu, mem, pods, podBox, agents: { kubelet, "kube-proxy": proxy, containerd: runtime } };
   nodeEls.set(name, parts);
   return parts;
 }
 
-function setBar(b, used, total, f) {
-  const pct = total > 0 ? Math.min(100, (used / total) * 100) : 0;
-  const text = `${f(used)} / ${f(total)}`;
-  if (b.last === text) return;
-  b.last = text;
-  b.fill.style.width = pct + "%";
+/** A node's bar: requests against allocatable (what the scheduler counts), and the simulated usage
+ * (what metrics-server would report) as a darker strip along its bottom. */
+function setBar(b, requested, total, f, inUse) {
+  const pct = total > 0 ? Math.min(100, (requested / total) * 100) : 0;
+  const usedPct = total > 0 && inUse !== undefined ? Math.min(100, (inUse / total) * 100) : 0;
+  const text = `${f(requested)} / ${f(total)}`;
+  const key = `${text} ${Math.round(usedPct * 10)}`;
+  if (b.last === key) return;
+  b.last = key;
+  // scaleX, not width: a transition of width would lay the whole map out again on every frame it runs.
+  b.fill.style.transform = `scaleX(${pct / 100})`;
+  b.used.style.transform = `scaleX(${usedPct / 100})`;
   b.fill.classList.toggle("high", pct >= 75 && pct < 100);
   b.fill.classList.toggle("full", pct >= 100);
   b.text.textContent = text;
-  b.track.title = `${L.requests}: ${Math.round(pct)}%`;
+  b.track.title = `${L.requests}: ${f(requested)} (${Math.round(pct)}%)` +
+    (inUse !== undefined ? `\n${L.inUse}: ${f(inUse)} (${Math.round(usedPct)}%)` : "");
 }
 
 function setPill(pill, status) {
@@ -147,8 +158,8 @@ function renderNode(n) {
     parts.flags.replaceChildren(...flags.map(([cls, text]) => el("span", "flag flag-" + cls, text)));
   }
   parts.ip.textContent = n.ip || "";
-  setBar(parts.cpu, n.cpu.requested, n.cpu.allocatable, formatCpu);
-  setBar(parts.mem, n.memory.requested, n.memory.allocatable, formatBytes);
+  setBar(parts.cpu, n.cpu.requested, n.cpu.allocatable, formatCpu, n.cpu.used);
+  setBar(parts.mem, n.memory.requested, n.memory.allocatable, formatBytes, n.memory.used);
   setBar(parts.pods, n.pods.count, n.pods.allocatable, String);
 }
 
@@ -221,10 +232,12 @@ function createPod(p) {
   pod.type = "button";
   pod.dataset.pod = p.key;
   const name = el("span", "pod-name", p.name);
+  // With many pods on the map only the name's last part shows (the part that tells replicas apart).
+  const short = el("span", "pod-short", p.name.slice(p.name.lastIndexOf("-") + 1) || p.name);
   const line = el("span", "pod-line");
   const rs = el("span", "pod-rs");
   line.append(rs, el("span", "pod-status"), el("span", "pod-meta"));
-  pod.append(name, line);
+  pod.append(name, short, line);
   podEls.set(p.key, pod);
   return pod;
 }
@@ -248,13 +261,11 @@ function renderPod(p) {
   const cls = `pod st-${cat}` + (p.namespace === "kube-system" ? " system" : "") + (pod.classList.contains("moving") ? " moving" : "") + (changed ? " changed" : "");
   if (pod.className !== cls) pod.className = cls;
   if (changed) setTimeout(() => pod.classList.remove("changed"), 800);
+  // Only changed attributes are written: each write invalidates style for the attribute selectors.
   const ds = pod.dataset;
-  if (ds.status !== p.status) ds.status = p.status;
-  ds.phase = p.phase;
-  ds.node = p.node || "";
-  ds.namespace = p.namespace;
-  ds.ready = p.ready;
-  ds.owner = p.owner || "";
+  const attrs = { status: p.status, phase: p.phase, node: p.node || "", namespace: p.namespace, ready: p.ready,
+    owner: p.owner || "" };
+  for (const k in attrs) if (ds[k] !== attrs[k]) ds[k] = attrs[k];
   if (!old || old.status !== p.status) pod.querySelector(".pod-status").textContent = p.status;
   const meta = [p.ready];
   if (p.restarts) meta.push("↻" + p.restarts);
@@ -274,7 +285,17 @@ function renderPod(p) {
       rs.hidden = true;
     }
   }
-  pod.title = `${p.key}\n${L.status}: ${p.status}\n${L.node}: ${p.node || "—"}\n${L.clickToInspect}`;
+  // A pod in the queue says why it waits, in kube-scheduler's words (0/3 nodes are available: ...).
+  let why = pod.querySelector(".pod-why");
+  if (!p.node && p.waiting) {
+    if (!why) pod.append(why = el("span", "pod-why"));
+    if (why.textContent !== p.waiting) why.textContent = p.waiting;
+  } else if (why) {
+    why.remove();
+  }
+  const title = `${p.key}\n${L.status}: ${p.status}\n${L.node}: ${p.node || "—"}` +
+    (p.waiting && !p.node ? `\n${p.waiting}` : "") + `\n${L.clickToInspect}`;
+  if (pod.title !== title) pod.title = title;
   const container = podContainer(p);
   if (pod.parentElement !== container) {
     const first = pod.isConnected ? pod.getBoundingClientRect() : null;
@@ -319,7 +340,11 @@ function removePod(key, rv) {
   setTimeout(() => pod.remove(), 500);
 }
 
+// Above this many pods the map drops its endless animations (see .map.many in app.css).
+const MANY_PODS = 120;
+
 function updateQueue() {
+  els.map.classList.toggle("many", state.pods.size > MANY_PODS);
   let waiting = 0;
   for (const p of state.pods.values()) if (!p.node) waiting++;
   const text = String(waiting);
@@ -338,8 +363,7 @@ function updateQueue() {
 export function flash(node, cls) {
   if (!node) return;
   const c = cls || "active";
-  node.classList.remove(c);
-  void node.offsetWidth;
+  // A box already lit stays lit a little longer: restarting its animation would force a synchronous layout.
   node.classList.add(c);
   clearTimeout(node["_kd" + c]);
   node["_kd" + c] = setTimeout(() => node.classList.remove(c), 700);

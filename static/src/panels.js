@@ -38,14 +38,24 @@ function selectTab(name) {
 }
 
 // --- the resource tree -----------------------------------------------------------------------------
+// A change that arrives while the tree is waiting or loading marks it dirty, so it loads once more after:
+// otherwise the last change of a burst could be lost and the tree would stay stale.
+let treeDirty = false;
+let eventsDirty = false;
+
 function scheduleTree(delay) {
-  if (treeTimer) return;
+  if (treeTimer) {
+    treeDirty = true;
+    return;
+  }
   treeTimer = setTimeout(loadTree, delay === undefined ? 1200 : delay);
 }
 
 async function loadTree() {
+  treeDirty = false;
   const res = await request(config.tree);
   treeTimer = null;
+  if (treeDirty) scheduleTree();
   if (!res.ok) return;
   lastTree = res.data;
   traffic.setServices(res.data.roots || []);
@@ -112,13 +122,19 @@ function renderTree(data) {
 
 // --- events ----------------------------------------------------------------------------------------
 function scheduleEvents(delay) {
-  if (activeTab !== "events" || eventsTimer) return;
+  if (activeTab !== "events") return;
+  if (eventsTimer) {
+    eventsDirty = true;
+    return;
+  }
   eventsTimer = setTimeout(loadEvents, delay === undefined ? 1500 : delay);
 }
 
 async function loadEvents() {
+  eventsDirty = false;
   const res = await request(config.events);
   eventsTimer = null;
+  if (eventsDirty) scheduleEvents();
   if (!res.ok) return;
   const list = $("#events");
   const events = (res.data.events || []).filter((e) => showSystem || e.namespace !== "kube-system");

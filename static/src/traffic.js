@@ -53,6 +53,7 @@ export function setServices(roots) {
     if (s.summary !== r.status) {
       s.summary = r.status;
       s.typeEl.textContent = r.kind === "Ingress" ? "Ingress " + (r.status || "") : r.status;
+      s.typeEl.title = s.typeEl.textContent;
     }
     const type = r.kind === "Ingress" ? "Ingress" : (r.status || "").split(" ")[0];
     s.card.dataset.type = type;

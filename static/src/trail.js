@@ -79,7 +79,7 @@ export function onDelta(msg) {
   }
   for (const a of activities) {
     const who = componentOf(a);
-    const label = who === "kubelet" || who === "kube-proxy" ? `${who} (${a.node || "?"})` : who;
+    const label = (who === "kubelet" || who === "kube-proxy") && a.node ? `${who} (${a.node})` : who;
     const key = who === "kubelet" || who === "kube-proxy" ? `${who}:${a.node}` : who;
     // Every component's write passes kube-apiserver into etcd: shown once after the first controller write.
     addStep(key, label, describe(a));
