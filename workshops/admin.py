@@ -1,4 +1,5 @@
-"""The admin: workshops with their seats, each seat's progress and history; reset or reclaim a seat's cluster.
+"""The admin: workshops with their seats, each seat's progress, history and terminal lines; reset or reclaim a
+seat's cluster.
 
 Clusters and their stored objects have their own admin (cluster.admin).
 """
@@ -6,7 +7,7 @@ Clusters and their stored objects have their own admin (cluster.admin).
 from django.contrib import admin, messages
 
 from workshops import services
-from workshops.models import Seat, SeatEvent, StepProgress, Workshop
+from workshops.models import Seat, SeatCommand, SeatEvent, StepProgress, Workshop
 
 
 class SeatInline(admin.TabularInline):
@@ -47,13 +48,25 @@ class SeatEventInline(admin.TabularInline):
     can_delete = False
 
 
+class SeatCommandInline(admin.TabularInline):
+    model = SeatCommand
+    fields = ("at", "line")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-pk",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Seat)
 class SeatAdmin(admin.ModelAdmin):
     list_display = ("display_name", "workshop", "current_step", "cluster", "last_seen", "reclaimed_at")
     list_filter = ("workshop",)
     search_fields = ("display_name", "workshop__title", "workshop__join_code")
     readonly_fields = ("token_hash", "created", "cluster")
-    inlines = [StepProgressInline, SeatEventInline]
+    inlines = [StepProgressInline, SeatEventInline, SeatCommandInline]
     actions = ["reset_to_current_step", "reclaim_cluster"]
 
     def get_queryset(self, request):
@@ -77,3 +90,18 @@ class SeatEventAdmin(admin.ModelAdmin):
     list_display = ("at", "seat", "kind", "step_key", "detail")
     list_filter = ("kind",)
     search_fields = ("seat__display_name", "step_key")
+
+
+@admin.register(SeatCommand)
+class SeatCommandAdmin(admin.ModelAdmin):
+    list_display = ("at", "seat", "line")
+    list_filter = ("seat__workshop",)
+    search_fields = ("seat__display_name", "line")
+    readonly_fields = ("seat", "at", "line")
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("seat", "seat__workshop")
+        return qs if request.user.is_superuser else qs.filter(seat__workshop__owner=request.user)
+
+    def has_add_permission(self, request):
+        return False

@@ -5,6 +5,7 @@
   one Cluster; where they are in the pack.
 - StepProgress: per seat and step, the last result of every check and when the step first passed.
 - SeatEvent: the history (joined, step passed, reset, solution revealed, cluster reclaimed...).
+- SeatCommand: the command lines the learner ran in the web terminal (the last few hundred).
 """
 
 from __future__ import annotations
@@ -177,3 +178,21 @@ class SeatEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M:%S} {self.seat} {self.kind} {self.step_key}"
+
+
+class SeatCommand(models.Model):
+    """A command line the learner ran in the web terminal (workshops.history keeps the last few hundred per seat),
+    for the instructor's read-only view of the seat."""
+
+    MAX_LINE = 2000
+
+    seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="commands")
+    at = models.DateTimeField(default=timezone.now)
+    line = models.TextField()
+
+    class Meta:
+        ordering = ["seat", "pk"]
+        indexes = [models.Index(fields=["seat", "id"], name="seatcommand_seat_id")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.seat} $ {self.line[:60]}"

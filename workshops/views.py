@@ -6,9 +6,9 @@
     GET      /w/<code>/progress                     JSON: checks evaluated now, step, broadcast, revealed solutions
     GET      /w/<code>/kubeconfig                   the seat cluster's kubeconfig
     GET/POST /workshops/                            the instructor's workshops; POST creates one
-    GET      /workshops/<pk>/                       the dashboard (tiles polled from dashboard.json)
+    GET      /workshops/<pk>/                       the dashboard (tiles pushed over ws/workshops/<pk>/)
     POST     /workshops/<pk>/broadcast|clock|reveal|close
-    GET      /workshops/<pk>/seats/<seat>/          a seat, read-only: its progress, history and cluster
+    GET      /workshops/<pk>/seats/<seat>/          a seat, read-only: progress, terminal history, live map
     POST     /workshops/<pk>/seats/<seat>/reset     reset the seat's cluster to the start of a step
     GET      /workshops/<pk>/export.csv, qr.svg
 
@@ -33,7 +33,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from engine import errors
 from frontend.http import json_response
-from workshops import services
+from workshops import history, services
 from workshops.forms import JoinForm, WorkshopForm
 from workshops.labels import labels
 from workshops.models import Seat, SeatEvent, StepProgress, Workshop, normalise_code
@@ -42,8 +42,9 @@ from workshops.text import language_for, markdown, pick
 # Commands whose output the read-only seat view shows, as the learner's kubectl would print it.
 SEAT_VIEW_COMMANDS = ("get nodes -o wide", "get all -o wide", "get events")
 MAX_BROADCAST = 500
-# How often the learner's page and the dashboard poll (milliseconds).
-POLL_MS = 2000
+# How often the learner's page and the dashboard poll (milliseconds) while their WebSocket is down (it pushes
+# every change while it is up: workshops.consumers).
+POLL_MS = 10000
 
 
 def _status(code: int, reason: str, message: str) -> HttpResponse:
@@ -126,7 +127,8 @@ def learner(request, code: str):
     return render(request, "workshops/learner.html", {
         "workshop": workshop, "seat": seat, "language": language, "ui": labels(language),
         "config": {"progressUrl": reverse("workshops:progress", kwargs={"code": workshop.join_code}),
-                   "current": seat.current_step, "pollMs": POLL_MS},
+                   "current": seat.current_step, "pollMs": POLL_MS,
+                   "socketPath": f"/ws/w/{workshop.join_code}/?lang={language}"},
         "steps": [_step_context(ref, language) for ref in pack.steps],
         "progress_url": reverse("workshops:progress", kwargs={"code": workshop.join_code}),
         "kubeconfig_url": reverse("workshops:kubeconfig", kwargs={"code": workshop.join_code}),
@@ -225,6 +227,7 @@ def dashboard(request, workshop: Workshop):
     return render(request, "workshops/dashboard.html", {
         "workshop": workshop, "join_url": _join_url(request, workshop), "pack": pack.pack, "language": language,
         "config": {"url": reverse("workshops:dashboard-json", kwargs={"pk": workshop.pk}), "pollMs": POLL_MS,
+                   "socketPath": f"/ws/workshops/{workshop.pk}/?lang={language}",
                    "steps": [f"{ref.lesson.number}.{ref.step_number}" for ref in pack.steps]},
         "steps": [{"index": ref.index, "key": ref.key, "label": f"{ref.lesson.number}.{ref.step_number}",
                    "title": ref.step.title.get(language), "revealed": ref.key in workshop.revealed_steps}
@@ -232,17 +235,24 @@ def dashboard(request, workshop: Workshop):
     })
 
 
+def localise_tile(tile: dict, workshop_pk: int, language: str) -> dict:
+    """A seat's tile (services.tile) as the dashboard shows it: one language, and the seat's links."""
+    tile["step_title"] = pick(tile["step_title"], language)
+    tile["checks"] = [{**check, "description": pick(check["description"], language)} for check in tile["checks"]]
+    tile["url"] = reverse("workshops:seat", kwargs={"pk": workshop_pk, "seat": tile["seat"]})
+    tile["reset_url"] = reverse("workshops:seat-reset", kwargs={"pk": workshop_pk, "seat": tile["seat"]})
+    return tile
+
+
+def dashboard_payload(workshop: Workshop, language: str) -> dict:
+    data = services.dashboard(workshop)
+    data["tiles"] = [localise_tile(tile, workshop.pk, language) for tile in data["tiles"]]
+    return data
+
+
 @instructor
 def dashboard_json(request, workshop: Workshop):
-    language = language_for(request, workshop)
-    data = services.dashboard(workshop)
-    for tile in data["tiles"]:
-        tile["step_title"] = pick(tile["step_title"], language)
-        for check in tile["checks"]:
-            check["description"] = pick(check["description"], language)
-        tile["url"] = reverse("workshops:seat", kwargs={"pk": workshop.pk, "seat": tile["seat"]})
-        tile["reset_url"] = reverse("workshops:seat-reset", kwargs={"pk": workshop.pk, "seat": tile["seat"]})
-    return json_response(data)
+    return json_response(dashboard_payload(workshop, language_for(request, workshop)))
 
 
 @require_POST
@@ -297,7 +307,11 @@ def seat_view(request, workshop: Workshop, seat: int):
     return render(request, "workshops/seat.html", {
         "workshop": workshop, "seat": seat_obj, "steps": steps, "outputs": outputs,
         "events": SeatEvent.objects.filter(seat=seat_obj).order_by("-at", "-pk")[:100],
-        "map_url": reverse("frontend:cluster-map", kwargs={"name": seat_obj.cluster.name}) if seat_obj.cluster else "",
+        "commands": history.recent_commands(seat_obj),
+        # The seat's map, read-only: the map's own WebSocket only sends (snapshot, deltas), and the seat page draws
+        # it without the map page's controls (terminal, editor, node actions), which would change the cluster.
+        "config": {"socketPath": f"/ws/clusters/{seat_obj.cluster.name}/" if seat_obj.cluster else "",
+                   "watchPath": f"/ws/workshops/{workshop.pk}/seats/{seat_obj.pk}/"},
     })
 
 

@@ -1,4 +1,4 @@
-// The instructor's dashboard: one tile per seat (stuck learners first, as the server sorts them), polled.
+// The instructor's dashboard: one tile per seat (stuck learners first), pushed over a WebSocket, polled while it is down.
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("ws-config").textContent);
@@ -74,41 +74,121 @@
     return form;
   }
 
-  function render(data) {
-    const now = Date.now() / 1000;
-    document.getElementById("ws-state").textContent = data.closed ? "closed" : (data.paused ? "open, clocks paused" : "open");
-    const tiles = data.tiles.map((tile) => {
-      const seconds = now - tile.step_started_at;
-      const stuck = !tile.finished && seconds > STUCK_SECONDS;
-      const card = el("article", "ws-tile" + (stuck ? " ws-stuck" : "") + (tile.finished ? " ws-done" : ""));
-      card.dataset.seat = String(tile.seat);
-      const head = el("header");
-      const link = el("a", "ws-name", tile.name);
-      link.href = tile.url;
-      head.append(link, el("span", "ws-muted", tile.finished ? "finished" : since(seconds)));
-      const step = el("p", "ws-stepline", tile.finished ? "all " + tile.total + " steps passed"
-        : tile.lesson_number + "." + tile.step_number + " " + tile.step_title + " (" + tile.passed_steps + "/" + tile.total + ")");
-      const checks = el("ul", "ws-checkdots");
-      tile.checks.forEach((check) => {
-        const li = el("li", check.passed ? "ws-pass" : "");
-        li.title = check.description;
-        checks.append(li);
-      });
-      card.append(head, step, checks, thumbnail(tile.thumbnail), resetForm(tile));
-      return card;
+  // What the dashboard shows: the workshop's state and a tile per seat, kept up to date by the socket's
+  // messages ("dashboard": everything, "tile": one seat, "state": paused/closed...) or, while it is down, by polls.
+  const view = { paused: false, closed: false, tiles: new Map() };
+  const cards = new Map();  // seat -> {json, card}
+
+  function card(tile) {
+    const article = el("article", "ws-tile" + (tile.finished ? " ws-done" : ""));
+    article.dataset.seat = String(tile.seat);
+    const head = el("header");
+    const link = el("a", "ws-name", tile.name);
+    link.href = tile.url;
+    head.append(link, el("span", "ws-muted ws-since", "finished"));
+    const step = el("p", "ws-stepline", tile.finished ? "all " + tile.total + " steps passed"
+      : tile.lesson_number + "." + tile.step_number + " " + tile.step_title + " (" + tile.passed_steps + "/" + tile.total + ")");
+    const checks = el("ul", "ws-checkdots");
+    tile.checks.forEach((check) => {
+      const li = el("li", check.passed ? "ws-pass" : "");
+      li.title = check.description;
+      checks.append(li);
     });
-    box.replaceChildren(...tiles);
-    if (!tiles.length) box.append(el("p", "ws-muted", "Nobody has joined yet."));
+    article.append(head, step, checks, thumbnail(tile.thumbnail), resetForm(tile));
+    return article;
   }
 
+  function tick() {
+    // The time on the current step, and who is stuck, move on without any message.
+    const now = Date.now() / 1000;
+    for (const [seat, entry] of cards) {
+      const tile = view.tiles.get(seat);
+      if (!tile || tile.finished) continue;
+      const seconds = now - tile.step_started_at;
+      entry.card.classList.toggle("ws-stuck", seconds > STUCK_SECONDS);
+      entry.card.querySelector(".ws-since").textContent = since(seconds);
+    }
+  }
+
+  function render() {
+    document.getElementById("ws-state").textContent = view.closed ? "closed" : (view.paused ? "open, clocks paused" : "open");
+    // Stuck learners first: unfinished, longest on their current step (as the server sorts them).
+    const tiles = Array.from(view.tiles.values()).sort((a, b) =>
+      (a.finished - b.finished) || (a.step_started_at - b.step_started_at) || (a.seat - b.seat));
+    const keep = new Set();
+    const nodes = tiles.map((tile) => {
+      keep.add(tile.seat);
+      const json = JSON.stringify(tile);
+      let entry = cards.get(tile.seat);
+      const editing = entry && entry.card.contains(document.activeElement);  // the instructor is picking a step
+      if (!entry || (entry.json !== json && !editing)) {
+        entry = { json: json, card: card(tile) };
+        cards.set(tile.seat, entry);
+      }
+      return entry.card;
+    });
+    for (const seat of Array.from(cards.keys())) if (!keep.has(seat)) cards.delete(seat);
+    if (!nodes.length) { box.replaceChildren(el("p", "ws-muted", "Nobody has joined yet.")); return; }
+    const same = nodes.length === box.children.length && nodes.every((node, i) => box.children[i] === node);
+    if (!same) box.replaceChildren(...nodes);
+    tick();
+  }
+
+  function takeAll(data) {
+    view.paused = data.paused;
+    view.closed = data.closed;
+    view.tiles = new Map(data.tiles.map((tile) => [tile.seat, tile]));
+    render();
+  }
+
+  // Pushed over the workshop's WebSocket; polled slowly while it is down, reconnecting with a growing delay
+  // (the server sends everything again on (re)connect).
+  let socket = null;
+  let pollTimer = null;
+  let retryMs = 1000;
+
   async function poll() {
+    pollTimer = null;
     try {
       const response = await fetch(config.url, { headers: { Accept: "application/json" } });
-      if (response.ok) render(await response.json());
+      if (response.ok) takeAll(await response.json());
     } catch (err) {
       // the next poll catches up
     }
-    window.setTimeout(poll, config.pollMs);
+    if (!socket) pollTimer = window.setTimeout(poll, config.pollMs);
   }
-  poll();
+
+  function startPolling() { if (pollTimer === null) pollTimer = window.setTimeout(poll, 0); }
+
+  function stopPolling() {
+    if (pollTimer !== null) { window.clearTimeout(pollTimer); pollTimer = null; }
+  }
+
+  function connect() {
+    let ws;
+    try {
+      ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + config.socketPath);
+    } catch (err) {
+      startPolling();
+      return;
+    }
+    ws.addEventListener("open", () => { socket = ws; retryMs = 1000; stopPolling(); });
+    ws.addEventListener("message", (event) => {
+      let data;
+      try { data = JSON.parse(event.data); } catch (err) { return; }
+      if (data.type === "dashboard") takeAll(data);
+      else if (data.type === "tile") { view.tiles.set(data.tile.seat, data.tile); render(); }
+      else if (data.type === "state") { view.paused = data.paused; view.closed = data.closed; render(); }
+    });
+    ws.addEventListener("close", (event) => {
+      socket = null;
+      startPolling();
+      if (event.code === 4403 || event.code === 4404) return;  // not this instructor's: the poll says so
+      window.setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 30000);
+    });
+  }
+
+  window.setInterval(tick, 1000);
+  if (config.socketPath && "WebSocket" in window) connect(); else startPolling();
 })();

@@ -15,6 +15,7 @@ from cluster.models import Cluster
 from cluster.runtime import api_for
 from tests.workshop.conftest import run_step_solution, simulate
 from workshops import services
+from workshops.history import record_command
 from workshops.models import Seat, Workshop
 
 pytestmark = pytest.mark.django_db
@@ -220,6 +221,7 @@ def test_the_learner_page_config_polls_its_own_progress(learner, workshop):
     assert json.loads(response.content.decode().split('id="ws-config" type="application/json">')[1]
                       .split("</script>")[0]) == config
     assert config["progressUrl"] == f"/w/{workshop.join_code}/progress" and config["current"] == 0
+    assert config["socketPath"] == f"/ws/w/{workshop.join_code}/?lang=ja"  # the workshop's language
 
 
 def test_the_admin_lists_workshops_and_seats_and_resets_a_seat(workshop, learner, django_user_model):
@@ -227,8 +229,10 @@ def test_the_admin_lists_workshops_and_seats_and_resets_a_seat(workshop, learner
     admin.force_login(django_user_model.objects.create_superuser("root", password="pw"))
     assert workshop.title in admin.get("/admin/workshops/workshop/").content.decode()
     seat = seat_of(workshop)
+    record_command(seat.cluster, "kubectl get pods --show-labels")
     page = admin.get(f"/admin/workshops/seat/{seat.pk}/change/").content.decode()
-    assert "Aiko" in page and "declarative-config/apply" in page
+    assert "Aiko" in page and "declarative-config/apply" in page and "kubectl get pods --show-labels" in page
+    assert "kubectl get pods --show-labels" in admin.get("/admin/workshops/seatcommand/").content.decode()
     old = seat.cluster_id
     response = admin.post("/admin/workshops/seat/", {"action": "reset_to_current_step", "_selected_action": [seat.pk]})
     assert response.status_code == 302
