@@ -67,6 +67,8 @@ class Requests:
     nonzero_cpu: int = 0  # with the scoring defaults for containers that ask for nothing
     nonzero_memory: int = 0
     host_ports: tuple[tuple[str, str, int], ...] = ()  # (hostIP, protocol, port)
+    # The pod's labels (sorted items), or None while it terminates: what spreading and affinity count.
+    labels: tuple[tuple[str, str], ...] | None = ()
 
 
 def _quantity(value, parse) -> int:
@@ -114,7 +116,9 @@ def pod_requests(pod: dict) -> Requests:
         for port in container.get("ports") or []:
             if port.get("hostPort"):
                 ports.append((port.get("hostIP") or "0.0.0.0", port.get("protocol") or "TCP", int(port["hostPort"])))
-    return Requests(total[0], total[1], total[2], total[3], tuple(ports))
+    meta = pod.get("metadata") or {}
+    labels = None if meta.get("deletionTimestamp") else tuple(sorted((meta.get("labels") or {}).items()))
+    return Requests(total[0], total[1], total[2], total[3], tuple(ports), labels)
 
 
 def counts_on_node(pod: dict) -> bool:
@@ -124,15 +128,38 @@ def counts_on_node(pod: dict) -> bool:
 
 
 # --- a node as the scheduler sees it ----------------------------------------------------------
+class LabelSetIndex(dict):
+    """(namespace, labels) -> {node name: non-terminating pods there with exactly those labels}, over every
+    node: a spreading count for one selector matches each distinct label set once, then reads per node."""
+
+    def change(self, node: str, label_set: tuple[str, tuple], delta: int) -> None:
+        nodes = self.setdefault(label_set, {})
+        left = nodes.get(node, 0) + delta
+        if left > 0:
+            nodes[node] = left
+        else:
+            nodes.pop(node, None)
+            if not nodes:
+                del self[label_set]
+
+    def matching(self, namespace: str, selector) -> list[dict[str, int]]:
+        """The per-node counts of every label set in `namespace` that `selector` matches."""
+        return [nodes for (ns, labels), nodes in self.items() if ns == namespace and selector.matches(dict(labels))]
+
+
 class NodeInfo:
     """A node plus the totals of the pods bound to it, kept up to date incrementally."""
 
     __slots__ = ("name", "node", "labels", "taints", "unschedulable", "allocatable_cpu", "allocatable_memory",
                  "allowed_pods", "images", "pods", "requested_cpu", "requested_memory", "nonzero_cpu",
-                 "nonzero_memory", "used_ports")
+                 "nonzero_memory", "used_ports", "label_sets", "index")
 
-    def __init__(self, node: dict):
+    def __init__(self, node: dict, index: LabelSetIndex | None = None):
+        self.index = index  # the scheduler's cluster-wide index, kept in step (None on preemption's copies)
         self.pods: dict[tuple[str, str], Requests] = {}
+        # (namespace, labels) -> how many non-terminating pods here have exactly those labels: pods of one
+        # workload share them, so counting matches for a selector looks at a few sets, not every pod.
+        self.label_sets: dict[tuple[str, tuple], int] = {}
         self.requested_cpu = self.requested_memory = self.nonzero_cpu = self.nonzero_memory = 0
         self.used_ports: dict[tuple[str, str, int], int] = {}
         self.set_node(node)
@@ -167,6 +194,11 @@ class NodeInfo:
         self.nonzero_memory += req.nonzero_memory
         for port in req.host_ports:
             self.used_ports[port] = self.used_ports.get(port, 0) + 1
+        if req.labels is not None:
+            label_set = (key[0], req.labels)
+            self.label_sets[label_set] = self.label_sets.get(label_set, 0) + 1
+            if self.index is not None:
+                self.index.change(self.name, label_set, 1)
 
     def remove_pod(self, key: tuple[str, str]) -> None:
         req = self.pods.pop(key, None)
@@ -182,6 +214,30 @@ class NodeInfo:
                 self.used_ports[port] = left
             else:
                 self.used_ports.pop(port, None)
+        if req.labels is not None:
+            label_set = (key[0], req.labels)
+            left = self.label_sets.get(label_set, 0) - 1
+            if left > 0:
+                self.label_sets[label_set] = left
+            else:
+                self.label_sets.pop(label_set, None)
+            if self.index is not None:
+                self.index.change(self.name, label_set, -1)
+
+    def leave_index(self) -> None:
+        """The node is gone from the scheduler's cache: take its pods out of the cluster-wide index."""
+        if self.index is not None:
+            for label_set, count in self.label_sets.items():
+                self.index.change(self.name, label_set, -count)
+            self.index = None
+
+    def count_matching(self, namespace: str, selector) -> int:
+        """Non-terminating pods here in `namespace` whose labels `selector` (engine.labels.Selector) matches."""
+        total = 0
+        for (ns, labels), count in self.label_sets.items():
+            if ns == namespace and selector.matches(dict(labels)):
+                total += count
+        return total
 
     def summary(self) -> dict:
         return {"allocatable": {"cpu": self.allocatable_cpu, "memory": self.allocatable_memory,

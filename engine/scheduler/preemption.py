@@ -71,6 +71,8 @@ def clone_node(node: NodeInfo) -> NodeInfo:
         setattr(copy, slot, getattr(node, slot))
     copy.pods = dict(node.pods)
     copy.used_ports = dict(node.used_ports)
+    copy.label_sets = dict(node.label_sets)
+    copy.index = None  # what a copy takes off must not leave the scheduler's index
     return copy
 
 

@@ -29,6 +29,7 @@ from engine.scheduler import registry
 from engine.scheduler.framework import (
     Code,
     CycleState,
+    LabelSetIndex,
     NodeInfo,
     PodInfo,
     Requests,
@@ -94,6 +95,7 @@ class Scheduler(Controller):
         self.scorers = [(p, w) for p, w in plugins if p.has_score and w > 0]
         self.weights = {p.name: w for p, w in self.scorers}
         self.nodes: dict[str, NodeInfo] = {}
+        self.label_index = LabelSetIndex()  # every node's pods by label set (PodTopologySpread counts)
         self._order: list[str] | None = None  # node names in a stable order, rebuilt when nodes come and go
         self._next_start = 0
         self._assigned: dict[NsName, str] = {}
@@ -113,6 +115,7 @@ class Scheduler(Controller):
     # --- the scheduler's own cache ---------------------------------------------------------
     def _load(self) -> None:
         self.nodes.clear()
+        self.label_index.clear()
         self._assigned.clear()
         self._relevant.clear()
         self.image_spread.clear()
@@ -131,7 +134,7 @@ class Scheduler(Controller):
         info = self.nodes.get(name)
         relevant = _scheduling_relevant(node)
         if info is None:
-            info = NodeInfo(node)
+            info = NodeInfo(node, self.label_index)
             self.nodes[name] = info
             self._order = None
             changed = True
@@ -163,6 +166,7 @@ class Scheduler(Controller):
     def _drop_node(self, name: str) -> None:
         info = self.nodes.pop(name, None)
         if info is not None:
+            info.leave_index()
             self._spread(info, -1)
             self._order = None
         self._relevant.pop(name, None)
@@ -175,6 +179,11 @@ class Scheduler(Controller):
         self._track_nomination(key, pod)
         if counts_on_node(pod):
             if current == node_name:
+                info = self.nodes.get(node_name)
+                if info is not None and key in info.pods:
+                    requests = pod_requests(pod)
+                    if info.pods[key] != requests:  # relabelled, terminating, resized: keep the totals true
+                        info.add_pod(key, requests)
                 return False
             freed = self._untrack(key)
             info = self.nodes.get(node_name)

@@ -108,25 +108,24 @@ def _node_included(c: Constraint, node: NodeInfo, required: nodeaffinity.Require
 
 
 class _Counter:
-    """Matching pods on a node (same namespace, not terminating), read through the scheduler's cache."""
+    """Matching pods on a node (same namespace, not terminating). With the scheduler's cluster-wide index each
+    selector is matched against each distinct label set once per cycle, then a node's count is a lookup."""
 
-    def __init__(self, cache, namespace: str):
-        self.cache = cache
+    def __init__(self, index, namespace: str):
+        self.index = index
         self.namespace = namespace
+        self._matching: dict[int, tuple[labels.Selector, list[dict[str, int]]]] = {}
 
     def count(self, node: NodeInfo, selector: labels.Selector) -> int:
-        if not node.pods:
+        if not node.label_sets:
             return 0
-        total = 0
-        for key in node.pods:
-            if key[0] != self.namespace:
-                continue
-            pod = self.cache.get("Pod", *key)
-            if pod is None or pod["metadata"].get("deletionTimestamp"):
-                continue
-            if selector.matches(pod["metadata"].get("labels")):
-                total += 1
-        return total
+        if self.index is None or node.index is not self.index:
+            return node.count_matching(self.namespace, selector)
+        found = self._matching.get(id(selector))
+        if found is None:
+            found = self._matching[id(selector)] = (selector, self.index.matching(self.namespace, selector))
+        name = node.name
+        return sum(nodes.get(name, 0) for nodes in found[1])
 
 
 @dataclass
@@ -156,13 +155,16 @@ class PodTopologySpread(Plugin):
     def _cache(self):
         return self.handle.sim.cache if self.handle is not None else None
 
+    def _index(self):
+        return getattr(self.handle, "label_index", None)
+
     # --- filter -------------------------------------------------------------------------------------
     def pre_filter(self, state, pod: PodInfo) -> Status:
         constraints = _constraints(pod.pod, DO_NOT_SCHEDULE)
         if not constraints or self.handle is None:
             return SKIP
         required = nodeaffinity.Required(pod.pod)
-        counter = _Counter(self._cache(), pod.pod["metadata"].get("namespace", ""))
+        counter = _Counter(self._index(), pod.pod["metadata"].get("namespace", ""))
         counts: list[dict[str, int]] = [{} for _ in constraints]
         for node in self._nodes():
             if any(c.topology_key not in node.labels for c in constraints):
@@ -232,7 +234,7 @@ class PodTopologySpread(Plugin):
         for i, c in enumerate(constraints):
             size = len(nodes) - len(ignored) if c.topology_key == HOSTNAME else len(values[i])
             weights.append(math.log(size + 2))
-        counter = _Counter(self._cache(), pod.pod["metadata"].get("namespace", ""))
+        counter = _Counter(self._index(), pod.pod["metadata"].get("namespace", ""))
         if any(values):
             required = nodeaffinity.Required(pod.pod)
             for node in self._nodes():
