@@ -13,6 +13,7 @@ kubectl prints exactly as it prints the real apiserver's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import parse_qs
 
@@ -24,6 +25,8 @@ from cluster.api import portforward
 from engine import errors
 
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+# How long the last output of a command has to reach the client before its status (see PodExecConsumer._relay).
+OUTPUT_DRAIN_SECONDS = 0.05
 STDIN, STATUS, RESIZE, CLOSE = 0, 3, 4, 255
 
 
@@ -98,10 +101,16 @@ class PodExecConsumer(AsyncWebsocketConsumer):
         await self._relay(frames)
 
     async def _relay(self, frames) -> None:
+        sent = False
         for channel, data in frames:
             if (channel == 1 and self.want_stdout) or (channel == 2 and self.want_stderr):
                 await self.send(bytes_data=bytes([channel]) + data)
+                sent = True
         if self.remote.finished:
+            if sent:
+                # kubectl may return as soon as the status arrives, before it has copied the output just
+                # received (kubernetes/kubernetes#124571): a command's last output then came out empty.
+                await asyncio.sleep(OUTPUT_DRAIN_SECONDS)
             await self._end(self.remote.status())
 
     async def _end(self, status: dict) -> None:
