@@ -16,6 +16,7 @@ if [[ "${1:-}" == "--quick" ]]; then
     "push_latency|bench/push_latency.py --clients 20 --writes 20"
     "workshop_capacity|bench/workshop_capacity.py --start 5 --max-seats 20 --window 6 --bisections 1"
     "workshop_capacity_engine|bench/workshop_capacity.py --mode engine --start 10 --max-seats 40 --window 5"
+    "frontend_fps|bench/frontend_fps.py --pods 100 --flows 50 --seconds 5"
   )
 else
   runs=(
@@ -26,6 +27,7 @@ else
     "workshop_capacity|bench/workshop_capacity.py"
     "workshop_capacity_postgres|bench/workshop_capacity.py --database postgres"
     "workshop_capacity_engine|bench/workshop_capacity.py --mode engine --max-seats 800"
+    "frontend_fps|bench/frontend_fps.py"
   )
 fi
 
