@@ -21,6 +21,7 @@ import yaml
 
 from engine import errors
 from engine.apiserver import ApiServer, RequestContext
+from engine.kubectl.resources import go_yaml_problem
 from engine.resources import registry
 from engine.resources.registry import KindInfo
 
@@ -77,8 +78,8 @@ def parse(text: str) -> list[Document]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        what = exc.problem or exc.context or "invalid YAML"
-        message = f"error converting YAML to JSON: yaml: line {line}: {what}"
+        go_line, what = go_yaml_problem(exc)  # go-yaml's wording, as kubectl prints it
+        message = f"error converting YAML to JSON: yaml: line {go_line or line}: {what or 'invalid YAML'}"
         raise ParseError(Problem(message, line, column, len(documents) + 1)) from None
     except yaml.YAMLError as exc:
         raise ParseError(Problem(f"error converting YAML to JSON: {exc}", 1, 1, len(documents) + 1)) from None

@@ -161,6 +161,9 @@ def test_apply_then_apply_again_then_delete(client, cluster):
     (WEB.replace("  replicas: 2", "  replicaz: 2"), 6, 'unknown field "spec.replicaz"'),
     (WEB.replace("    matchLabels:", "    matchLabels\n      x: [y"), 9, "error converting YAML to JSON: yaml: line 9:"),
     ("apiVersion: v1\nkind: Nothing\nmetadata:\n  name: x\n", 2, 'no matches for kind "Nothing" in version "v1"'),
+    # go-yaml's wording, as kubectl apply prints it, not PyYAML's ("... are not allowed here")
+    ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a: b\n", 4,
+     "error converting YAML to JSON: yaml: line 4: mapping values are not allowed in this context"),
 ])
 def test_problems_come_back_at_their_line_in_kubernetes_words(client, cluster, text, line, message):
     status, result = post(client, "/clusters/demo/manifests/validate", {"yaml": text})

@@ -86,6 +86,12 @@ class Manifest:
 
 
 def _yaml_error(source: str, exc: yaml.YAMLError) -> ExitError:
+    line, problem = go_yaml_problem(exc)
+    return ExitError(f"error parsing {source}: error converting YAML to JSON: yaml: line {line}: {problem}")
+
+
+def go_yaml_problem(exc: yaml.YAMLError) -> tuple[int, str]:
+    """PyYAML's error as go-yaml (which kubectl and kube-apiserver use) words it: (line, problem)."""
     mark = getattr(exc, "problem_mark", None)
     line = (mark.line + 1) if mark is not None else 0
     problem = getattr(exc, "problem", None) or str(exc)
@@ -97,7 +103,7 @@ def _yaml_error(source: str, exc: yaml.YAMLError) -> ExitError:
         problem = "found character that cannot start any token"
     elif "did not find expected" in problem:
         problem = problem.split(" while ")[0]
-    return ExitError(f"error parsing {source}: error converting YAML to JSON: yaml: line {line}: {problem}")
+    return line, problem
 
 
 def parse_documents(text: str, source: str) -> list[dict]:
