@@ -29,6 +29,10 @@ class Informer:
         self.revision = 0
         self._by_kind: dict[str, dict[NsName, dict]] = {}
         self._pods_by_node: dict[str, dict[NsName, dict]] = {}
+        # Objects by the uid of their controller (ownerReference with controller: true), and those with no
+        # controller per (kind, namespace): what a controller claims from, without scanning every pod.
+        self._controlled: dict[str, dict[tuple[str, str, str], dict]] = {}
+        self._orphans: dict[tuple[str, str], dict[str, dict]] = {}
 
     # --- feeding --------------------------------------------------------------------
     def resync(self) -> list[Change]:
@@ -36,6 +40,8 @@ class Informer:
         objects, revision = self.store.list()
         self._by_kind.clear()
         self._pods_by_node.clear()
+        self._controlled.clear()
+        self._orphans.clear()
         out = []
         for obj in objects:
             self._put(obj)
@@ -80,17 +86,47 @@ class Informer:
     def _put(self, obj: dict) -> None:
         kind = obj["kind"]
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        old = self._by_kind.get(kind, {}).get(key)
+        if old is not None:
+            self._unindex_owner(kind, key, old)
         if kind == "Pod":
-            old = self._by_kind.get("Pod", {}).get(key)
             if old is not None:
                 self._pods_by_node.get(old["spec"].get("nodeName") or "", {}).pop(key, None)
             self._pods_by_node.setdefault(obj.get("spec", {}).get("nodeName") or "", {})[key] = obj
         self._by_kind.setdefault(kind, {})[key] = obj
+        self._index_owner(kind, key, obj)
 
     def _drop(self, kind: str, key: NsName) -> None:
         old = self._by_kind.get(kind, {}).pop(key, None)
+        if old is not None:
+            self._unindex_owner(kind, key, old)
         if kind == "Pod" and old is not None:
             self._pods_by_node.get(old["spec"].get("nodeName") or "", {}).pop(key, None)
+
+    @staticmethod
+    def _controller_uid(obj: dict) -> str:
+        for ref in obj["metadata"].get("ownerReferences") or ():
+            if ref.get("controller"):
+                return ref.get("uid") or ""
+        return ""
+
+    def _index_owner(self, kind: str, key: NsName, obj: dict) -> None:
+        uid = self._controller_uid(obj)
+        if uid:
+            self._controlled.setdefault(uid, {})[(kind, *key)] = obj
+        else:
+            self._orphans.setdefault((kind, key[0]), {})[key[1]] = obj
+
+    def _unindex_owner(self, kind: str, key: NsName, obj: dict) -> None:
+        uid = self._controller_uid(obj)
+        index, entry = (self._controlled.get(uid), (kind, *key)) if uid else (self._orphans.get((kind, key[0])), key[1])
+        if index is not None:
+            index.pop(entry, None)
+            if not index:
+                if uid:
+                    self._controlled.pop(uid, None)
+                else:
+                    self._orphans.pop((kind, key[0]), None)
 
     # --- reading (never mutate what you get) ------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
@@ -103,6 +139,13 @@ class Informer:
         if selector is not None:
             objs = (o for o in objs if selector.matches(o["metadata"].get("labels")))
         return list(objs)
+
+    def claimable(self, kind: str, namespace: str, owner_uid: str) -> list[dict]:
+        """What a controller's claim can look at: the objects it controls and the orphans in its namespace
+        (objects another controller owns are never claimed, so they need not be listed)."""
+        owned = [obj for (k, ns, _), obj in (self._controlled.get(owner_uid) or {}).items()
+                 if k == kind and ns == namespace]
+        return owned + list((self._orphans.get((kind, namespace)) or {}).values())
 
     def pods_on_node(self, node: str) -> list[dict]:
         return list(self._pods_by_node.get(node, {}).values())

@@ -431,7 +431,8 @@ class ReplicaSetController(Controller):
         rs = cached
         needs_sync = self.expectations.satisfied(key)
         selector = workload_selector(rs)
-        active = [p for p in self.sim.cache.list("Pod", namespace) if is_pod_active(p)]
+        candidates = self.sim.cache.claimable("Pod", namespace, rs["metadata"]["uid"])
+        active = [p for p in candidates if is_pod_active(p)]
         pods = claim(self.client, rs, selector, active)
 
         manage_error: errors.ApiError | None = None
