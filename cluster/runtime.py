@@ -20,6 +20,7 @@ database, which holds the truth, so a lost delta costs a page one resync.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -69,6 +70,8 @@ MAX_ACTIVITIES_PER_DELTA = 60
 QUIET_KINDS = frozenset({"Event", "Lease"})
 # Most traffic flows one delta carries for the map to animate; the rest are counted (the counters see all).
 MAX_FLOWS_PER_DELTA = 200
+# Most flows from outside the loop (web terminal, remote exec) waiting for a cluster's next tick.
+MAX_INBOX_FLOWS = 1000
 
 CONTROL_PLANE_ROLES = ("control-plane", "master")
 SPEEDS = (1.0, 5.0, 20.0)
@@ -451,6 +454,9 @@ class ClusterLoop:
     retry_at: float = 0.0
     ticks: int = 0
     outbox: list = field(default_factory=list)  # (group, message) from TICK_HOOKS, published after the delta
+    # Flows of requests made outside the loop (pod shells of the web terminal and of remote exec): appended from
+    # other threads (a deque's append is atomic), taken into the Simulation at the next tick (`submit_flow`).
+    inbox: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_INBOX_FLOWS))
 
     @property
     def pk(self) -> int:
@@ -727,6 +733,7 @@ class SimulationRunner:
         if virtual_step or not clock.paused:  # paused, the stored time stays as step_clock may have moved it
             stamp_clock(state.pk, clock.now())
         clock_state = (clock.speed, clock.paused)
+        _take_inbox(state)
         flows = drain_flows(sim)
         quiet = not result.changes and not result.activities and not flows
         if quiet and clock_state == state.published_clock and now - state.last_published < IDLE_PUBLISH_SECONDS:
@@ -746,6 +753,49 @@ class SimulationRunner:
         state.sim.start()
         state.last_wall = time.monotonic()
         state.published_clock = None
+
+
+def _take_inbox(state: ClusterLoop) -> None:
+    """Record in the Simulation the flows other threads left in the cluster's inbox (in the loop's thread)."""
+    if not state.inbox or state.sim is None:
+        return
+    taken = []
+    while state.inbox:
+        try:
+            taken.append(state.inbox.popleft())
+        except IndexError:
+            break
+    from engine.network import traffic
+
+    traffic.take_in(state.sim, taken)
+
+
+def submit_flow(cluster_pk: int, flow: dict) -> bool:
+    """Hand a flow recorded outside the loop to the cluster's Simulation, if this process runs it: queued on its
+    inbox (from any thread), taken in at the next tick. False when the cluster is simulated elsewhere."""
+    runner = current_runner()
+    state = runner.clusters.get(cluster_pk) if runner is not None else None
+    if state is None:
+        return False
+    state.inbox.append(flow)
+    return True
+
+
+def _flow_sink(view, flow: dict) -> None:
+    """engine.network.traffic's FLOW_SINKS entry: a flow on a NetworkView of a cluster's DjangoStore."""
+    cluster_pk = getattr(getattr(view, "store", None), "cluster_id", None)
+    if cluster_pk is not None:
+        submit_flow(cluster_pk, flow)
+
+
+def _register_flow_sink() -> None:
+    from engine.network import traffic
+
+    if _flow_sink not in traffic.FLOW_SINKS:
+        traffic.FLOW_SINKS.append(_flow_sink)
+
+
+_register_flow_sink()
 
 
 def _in_thread(fn, *args, **kwargs):

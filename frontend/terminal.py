@@ -238,7 +238,7 @@ class TerminalConsumer(AsyncJsonWebsocketConsumer):
             process = self.session.process
             if process is None or process.done:
                 return
-            process.write(data + "\n" if not data.endswith("\n") else data)
+            await self.db_write(process, data + "\n" if not data.endswith("\n") else data)
             await self.pump(process)
 
     async def interrupt(self) -> None:
@@ -328,6 +328,11 @@ class TerminalConsumer(AsyncJsonWebsocketConsumer):
         api = api_for(cluster)
         with api.store.atomic():
             return cli.start(args, api, virtual_now(cluster), self.session.context)
+
+    @database_sync_to_async
+    def db_write(self, process, data: str) -> None:
+        """A line for the interactive process: a pod shell's command reads the store (and its curl the network)."""
+        process.write(data)
 
     @database_sync_to_async
     def db_poll(self, process, first: bool = False):

@@ -23,6 +23,8 @@ STDERR = 2
 SHELLS = ("sh", "bash", "ash", "dash")
 # Commands every shell has built in, even when the image's tool list lacks them.
 BUILTINS = ("echo", "pwd", "true", "false", "test")
+# Most bytes `kubectl cp` may send into a pod (the simulated layer keeps files on the pod object).
+MAX_ARCHIVE_BYTES = 4 * 1024 * 1024
 
 
 class NotRunning(Exception):
@@ -139,6 +141,8 @@ class RemoteCommand:
         self.interactive = stdin and program in SHELLS and len(command) == 1 and self.session.has_shell(command[0])
         self.terminal = Terminal() if self.tty else None
         self.pending = ""  # stdin of a non-TTY shell: bytes until the next newline
+        self.extract_to: str | None = None  # `tar -xmf - -C DIR` (kubectl cp into the pod): where stdin unpacks
+        self.archive = bytearray()
         self.finished = False
         self.exit_code = 0
 
@@ -176,6 +180,10 @@ class RemoteCommand:
             data, err, code = self._tar(self.command[3:])  # `kubectl cp POD:PATH LOCAL`
             self._finish(code)
             return ([(STDOUT, data)] if data else []) + ([(STDERR, err.encode())] if err else [])
+        target = _extract_target(self.command)
+        if program == "tar" and target is not None and self.stdin:  # `kubectl cp LOCAL POD:PATH`
+            self.extract_to = self.session._abs(target or ".")
+            return []  # the archive arrives on stdin; it is unpacked when stdin closes
         if program in SHELLS and not self.session.has_shell(self.command[0]) or (
                 program not in self.session.tools() and program not in BUILTINS):
             raise errors.internal(_not_found_message(self.command[0]))
@@ -223,7 +231,62 @@ class RemoteCommand:
         archive.addfile(entry, io.BytesIO(data))
         return True
 
+    def _extract(self) -> tuple[str, int]:
+        """Unpack the archive read from stdin under `extract_to`, as `tar -xmf -` does: directories and files land
+        in the container's writable layer (kept on the pod), so `cat` and `ls` in later sessions see them."""
+        session, base = self.session, self.extract_to or "/"
+        gnu = session.family != "busybox"
+        if not session._is_dir(base):
+            if gnu:
+                return (f"tar: {base}: Cannot open: No such file or directory\n"
+                        "tar: Error is not recoverable: exiting now\n"), 2
+            return f"tar: can't change directory to '{base}': No such file or directory\n", 1
+        try:
+            archive = tarfile.open(fileobj=io.BytesIO(bytes(self.archive)), mode="r:")  # noqa: SIM115 - in memory
+            members = archive.getmembers()
+        except tarfile.TarError:
+            if gnu:
+                return ("tar: This does not look like a tar archive\n"
+                        "tar: Exiting with failure status due to previous errors\n"), 2
+            return "tar: short read\n", 1
+        problems: list[str] = []
+        for member in members:
+            name = posixpath.normpath(member.name.lstrip("/"))
+            if name in (".", "") or name.startswith("../"):
+                continue
+            path = posixpath.normpath(posixpath.join(base, name))
+            if member.isdir():
+                if session._is_dir(path):
+                    continue
+                problem = session._persist("mkdir", path)
+                if not problem:
+                    session.dirs.add(path)
+                    session.removed.discard(path)
+            elif member.isfile():
+                handle = archive.extractfile(member)
+                text = (handle.read() if handle is not None else b"").decode("utf-8", "replace")
+                problem = session._persist("write", path, text)
+                if not problem:
+                    session.files[path] = text
+                    session.removed.discard(path)
+            else:
+                continue  # links and devices: nothing in the simulated layer holds them
+            if problem:
+                problems.append(f"tar: {member.name}: Cannot open: {problem}\n" if gnu
+                                else f"tar: can't open '{member.name}': {problem}\n")
+        if problems:
+            if gnu:
+                return "".join(problems) + "tar: Exiting with failure status due to previous errors\n", 2
+            return problems[0], 1
+        return "", 0
+
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        if self.extract_to is not None and not self.finished:
+            self.archive += data
+            if len(self.archive) > MAX_ARCHIVE_BYTES:
+                self._finish(2 if self.session.family != "busybox" else 1)
+                return [(STDERR, b"tar: write error: No space left on device\n")]
+            return []
         if self.finished or not self.interactive:
             return []
         text = data.decode("utf-8", "replace")
@@ -254,7 +317,11 @@ class RemoteCommand:
         return frames
 
     def end_input(self) -> list[tuple[int, bytes]]:
-        """stdin closed: a shell reading it runs what is left and exits, as `sh < file` does."""
+        """stdin closed: a shell reading it runs what is left and exits, as `sh < file` does; tar unpacks."""
+        if self.extract_to is not None and not self.finished:
+            err, code = self._extract()
+            self._finish(code)
+            return [(STDERR, err.encode())] if err else []
         if self.finished or not self.interactive:
             return []
         frames = self._run(self.pending) if self.pending.strip() and self.terminal is None else []
@@ -275,6 +342,39 @@ class RemoteCommand:
 
     def status(self) -> dict:
         return exit_status(self.exit_code, self.command)
+
+
+def _extract_target(command: list[str]) -> str | None:
+    """For `tar [--no-same-permissions --no-same-owner] -xmf - [-C DIR]` reading stdin: DIR ("" without -C);
+    None for any other command line."""
+    args = command[1:]
+    extract = from_stdin = False
+    directory = ""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-C", "--directory"):
+            if i + 1 >= len(args):
+                return None
+            directory, i = args[i + 1], i + 2
+            continue
+        if arg.startswith("--"):
+            if arg not in ("--no-same-permissions", "--no-same-owner", "--extract", "--touch"):
+                return None
+            extract = extract or arg == "--extract"
+        elif arg.startswith("-") and len(arg) > 1 or i == 0 and arg.isalpha():
+            letters = arg.lstrip("-")
+            if not set(letters) <= set("xmfvop"):
+                return None
+            extract = extract or "x" in letters
+            if letters.endswith("f"):
+                if i + 1 >= len(args) or args[i + 1] != "-":
+                    return None
+                from_stdin, i = True, i + 1
+        else:
+            return None
+        i += 1
+    return directory if extract and from_stdin else None
 
 
 def _not_found_message(program: str) -> str:

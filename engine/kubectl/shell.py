@@ -655,6 +655,45 @@ class ShellSession:
                     out.append((f"{p}:" if len(files) > 1 else "") + line + "\n")
         return "".join(out), "", 0 if out else 1
 
+    def _cmd_test(self, args):
+        """test / [: file tests (-e -f -d -s -r -w), string tests (-n -z = !=), integer comparisons, and `!`."""
+        negate = False
+        while args and args[0] == "!":
+            negate, args = not negate, args[1:]
+        result = self._test(args)
+        if result is None:
+            return "", f"{self._name()}: test: syntax error\n" if self.family != "busybox" else "", 2
+        return "", "", 0 if result != negate else 1
+
+    def _test(self, args: list[str]) -> bool | None:
+        if not args:
+            return False
+        if len(args) == 1:
+            return args[0] != ""
+        if len(args) == 2:
+            op, operand = args
+            path = self._abs(operand) if operand else ""
+            checks = {"-e": lambda: bool(operand) and self._exists(path), "-d": lambda: bool(operand) and self._is_dir(path),
+                      "-f": lambda: bool(operand) and path in self.files and path not in self.removed,
+                      "-s": lambda: bool(self.files.get(path)) and path not in self.removed,
+                      "-r": lambda: bool(operand) and self._exists(path), "-w": lambda: bool(operand) and self._exists(path),
+                      "-n": lambda: operand != "", "-z": lambda: operand == ""}
+            return checks[op]() if op in checks else None
+        if len(args) == 3:
+            left, op, right = args
+            if op in ("=", "=="):
+                return left == right
+            if op == "!=":
+                return left != right
+            numeric = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__,
+                       "-gt": int.__gt__, "-ge": int.__ge__}
+            if op in numeric:
+                try:
+                    return numeric[op](int(left), int(right))
+                except ValueError:
+                    return None
+        return None
+
     def _cmd_touch(self, args):
         for p in args:
             path = self._abs(p)

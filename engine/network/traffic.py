@@ -39,6 +39,7 @@ from engine.network import dns, http, ingress, kubeproxy, networkpolicy
 from engine.network.config import TrafficSource, config_of
 from engine.network.endpoints import find_port, is_pod_ready, selector_of
 from engine.network.state import Backend, PortTable, state_of
+from engine.network.view import NetworkView
 
 # Simulated one-way costs (milliseconds) and server think times.
 HOP_MS = {"pod-local": 0.03, "same-node": 0.06, "cross-node": 0.25, "external": 0.9, "load-balancer": 0.5,
@@ -245,8 +246,40 @@ def request(sim, client=None, url_or_host: str = "", port: int | None = None, pa
     _route(trip)
     flow = _flow(trip, source, url_or_host)
     if record:
-        state_of(sim).record(flow)
+        _record(sim, flow)
     return Response(flow, trip.status, trip.body, trip.answer_headers)
+
+
+# FLOW_SINKS: sink(view, flow) for every flow recorded on a NetworkView (a pod shell's curl, wget or nc in the web
+# terminal or behind a remote `kubectl exec`, which see the network through a view of the store): the runtime
+# hands it to the cluster's running Simulation (`take_in`), so it is animated and counted like any other.
+# A sink that raises is skipped: the request itself already happened.
+FLOW_SINKS: list = []
+
+
+def _record(sim, flow: dict) -> None:
+    state_of(sim).record(flow)
+    if FLOW_SINKS and isinstance(sim, NetworkView):
+        for sink in list(FLOW_SINKS):
+            try:
+                sink(sim, flow)
+            except Exception:  # noqa: BLE001 - telemetry must never fail the request
+                continue
+
+
+def take_in(sim, flows: list[dict]) -> int:
+    """Record flows that happened outside this Simulation (see FLOW_SINKS): numbered in its own sequence, kept
+    with its recent flows, handed out by the next `drain_flows` and counted per Service. Returns how many."""
+    state = state_of(sim)
+    count = 0
+    for flow in flows:
+        if not isinstance(flow, dict) or flow.get("outcome") not in OUTCOMES or "latency_ms" not in flow:
+            continue
+        taken = {**flow, "id": state.next_flow_id}
+        state.next_flow_id += 1
+        state.record(taken)
+        count += 1
+    return count
 
 
 def _flow(trip: _Trip, source: str, url: str) -> dict:
@@ -653,7 +686,7 @@ def forward(sim, pod: dict, port: int, path: str = "/", method: str = "GET", *, 
                        f"connect: connection refused")
     flow = _flow(trip, "port-forward", f"http://localhost:{local_port or port}{path or '/'}")
     if record:
-        state_of(sim).record(flow)
+        _record(sim, flow)
     return Response(flow, trip.status, trip.body, trip.answer_headers)
 
 
@@ -692,7 +725,7 @@ def service_proxy(sim, namespace: str, service: str, path: str = "/", method: st
             trip.answer_headers = {"Content-Type": "application/json"}
         flow = _flow(trip, "service-proxy", f"/api/v1/namespaces/{namespace}/services/{service}/proxy{path or '/'}")
         if record:
-            state_of(sim).record(flow)
+            _record(sim, flow)
         return Response(flow, trip.status, trip.body, trip.answer_headers)
 
     if svc is None:
