@@ -31,7 +31,6 @@ from django.db.models.functions import Greatest
 
 from cluster.models import Change, Cluster, StoredObject
 from engine import errors
-from engine.resources import registry
 from engine.store import ADDED, DEFAULT_CHANGE_WINDOW, DELETED, BaseStore, Key
 from engine.store import Change as ChangeEvent
 
@@ -96,7 +95,7 @@ class DjangoStore(BaseStore):
         columns = StoredObject.columns_for(obj)
         if change_type == ADDED:
             if not self._insert(key, obj, columns):
-                info = registry.by_kind(key[0])
+                info = self._kind_info(key[0])  # a built-in kind or a CRD's
                 raise errors.already_exists(info.plural, key[2], info.group)  # created since we looked
         elif not self._update(key, obj, columns):
             self._lost_race(key)
@@ -136,7 +135,7 @@ class DjangoStore(BaseStore):
     def _lost_race(self, key: Key) -> None:
         """Another writer changed or removed the object between our read and our write."""
         kind, namespace, name = key
-        info = registry.by_kind(kind)
+        info = self._kind_info(kind)
         if self._objects().filter(kind=kind, namespace=namespace, name=name).exists():
             raise errors.conflict(info.plural, name, info.group)
         raise errors.not_found(info.plural, name, info.group)

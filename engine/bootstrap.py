@@ -5,7 +5,7 @@ and `get sc` show on a new minikube/kind-like cluster: the four system
 namespaces, a control-plane node and workers, the `kubernetes` and `kube-dns`
 Services, CoreDNS (a Deployment of 2 with its ConfigMap and ServiceAccount),
 a `default` ServiceAccount per namespace and the default `standard`
-StorageClass. Everything goes through `api.create`, so defaulting, validation
+StorageClass, and the bootstrap RBAC policy (engine.rbac_bootstrap). Everything goes through `api.create`, so defaulting, validation
 and admission apply as to anything a learner creates. Running it again skips
 what already exists.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 from engine import errors
 from engine.apiserver import ApiServer
 from engine.kubelet.nodes import CONTROL_PLANE_LABEL, internal_ip, make_node
+from engine.rbac_bootstrap import bootstrap_policy
 
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 CONTROL_PLANE_NODE = "controlplane"
@@ -101,6 +102,8 @@ def bootstrap_cluster(api: ApiServer, nodes: int = 3, profile: str = "standard")
     _ensure(api, kube_dns_service(), created)
     _ensure(api, coredns_deployment(), created)
     _ensure(api, standard_storage_class(), created)
+    for obj in bootstrap_policy():
+        _ensure(api, obj, created)
     return created
 
 

@@ -62,13 +62,6 @@ def key_of(obj: dict) -> Key:
     return obj.get("kind", ""), meta.get("namespace") or "", meta.get("name") or ""
 
 
-def _info(kind: str) -> registry.KindInfo:
-    try:
-        return registry.by_kind(kind)
-    except registry.UnknownKind:
-        raise errors.bad_request(f"no kind \"{kind}\" is registered") from None
-
-
 def _held(obj: dict) -> bool:
     """Whether finalizers keep a deleted object stored (a Namespace's live in spec.finalizers)."""
     if obj["metadata"].get("finalizers"):
@@ -140,6 +133,19 @@ class BaseStore(Store):
     def _next_revision(self) -> int:
         """Reserve the next revision of this cluster."""
 
+    def _kind_info(self, kind: str) -> registry.KindInfo:
+        """A built-in kind, else one this cluster's CustomResourceDefinitions add."""
+        try:
+            return registry.by_kind(kind)
+        except registry.UnknownKind:
+            pass
+        from engine.resources import custom
+
+        found = custom.by_kind(self, kind)
+        if found is None:
+            raise errors.bad_request(f"no kind \"{kind}\" is registered")
+        return found
+
     # --- reads ----------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
         found = self._read((kind, namespace or "", name))
@@ -148,7 +154,7 @@ class BaseStore(Store):
     # --- writes ---------------------------------------------------------------------
     def create(self, obj: dict) -> dict:
         kind, namespace, name = key_of(obj)
-        info = _info(kind)
+        info = self._kind_info(kind)
         if not name:
             raise errors.invalid(info.qualified_kind, "", [errors.required("metadata.name", "name or generateName is required")],
                                  info.group)
@@ -179,7 +185,7 @@ class BaseStore(Store):
 
     def update(self, obj: dict) -> dict:
         kind, namespace, name = key_of(obj)
-        info = _info(kind)
+        info = self._kind_info(kind)
         key = (kind, namespace if info.namespaced else "", name)
         with self.atomic():
             current = self._read(key)
@@ -216,7 +222,7 @@ class BaseStore(Store):
     def update_deletion(self, obj: dict, deletion_timestamp: str, grace_seconds: int) -> dict:
         """Start a graceful deletion (server-internal: clients cannot set these fields by update)."""
         kind, namespace, name = key_of(obj)
-        info = _info(kind)
+        info = self._kind_info(kind)
         key = (kind, namespace if info.namespaced else "", name)
         with self.atomic():
             current = self._read(key)
@@ -232,7 +238,7 @@ class BaseStore(Store):
 
     def delete(self, kind: str, namespace: str, name: str, *, uid: str | None = None,
                resource_version: str | None = None) -> dict:
-        info = _info(kind)
+        info = self._kind_info(kind)
         key = (kind, namespace if info.namespaced else "", name)
         with self.atomic():
             current = self._read(key)

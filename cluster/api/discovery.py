@@ -22,7 +22,7 @@ from cluster.api.common import (
 )
 from cluster.api.errors import json_response, k8s_view, not_found_resource
 from engine import errors
-from engine.resources import registry
+from engine.resources import registry, versions
 from engine.resources.registry import KindInfo
 
 VERSION_INFO = {
@@ -65,12 +65,14 @@ def subresource_kind(info: KindInfo, sub: str) -> tuple[str, str, str]:
 
 
 def storage_version_hash(info: KindInfo) -> str:
+    info = versions.storage_info(info)  # the same for every served version: the stored one's
     digest = hashlib.sha256(f"{info.group}/{info.version}/{info.kind}".encode()).digest()
     return base64.b64encode(digest[:8]).decode()
 
 
 def kinds_of(group: str, version: str) -> list[KindInfo]:
-    return [k for k in registry.KINDS if k.group == group and k.version == version]
+    return [k for k in registry.KINDS if k.group == group and k.version == version] + versions.extra_kinds(group,
+                                                                                                            version)
 
 
 def group_versions() -> dict[str, list[str]]:
@@ -81,6 +83,8 @@ def group_versions() -> dict[str, list[str]]:
             out.setdefault(group, [])
             if version not in out[group]:
                 out[group].append(version)
+    for group, served in out.items():  # older versions also served (autoscaling/v1), after the preferred one
+        served.extend(v for v in versions.extra_versions(group) if v not in served)
     return out
 
 
@@ -145,9 +149,12 @@ def _wants_aggregated(request) -> str | None:
     return None
 
 
-def _aggregated_response(request, core: bool, media: str):
+def _aggregated_response(request, core: bool, media: str, extra: list[dict] | None = None):
     version = "apidiscovery.k8s.io/v2" if media == AGGREGATED_DISCOVERY else "apidiscovery.k8s.io/v2beta1"
-    return json_response(aggregated(core, version), content_type=media, headers={"Vary": "Accept"})
+    body = aggregated(core, version)
+    if extra:  # the cluster's custom resource groups, after the built-in ones
+        body = {**body, "items": body["items"] + extra}
+    return json_response(body, content_type=media, headers={"Vary": "Accept"})
 
 
 # --- legacy ----------------------------------------------------------------------------------
@@ -220,24 +227,32 @@ def core_root(request, key: str):
 @k8s_view
 def groups_root(request, key: str):
     """GET /apis"""
-    resolve_cluster(key)
+    from cluster.api import custom
+
+    target = resolve_cluster(key)
     _only_get(request)
     media = _wants_aggregated(request)
     if media:
-        return _aggregated_response(request, False, media)
+        return _aggregated_response(request, False, media, custom.aggregated_groups(target))
     groups = [_group_entry(g, vs) for g, vs in group_versions().items()] + [_group_entry(metrics.GROUP,
                                                                                          [metrics.VERSION])]
+    groups += custom.legacy_groups(target)
     return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}, headers={"Vary": "Accept"})
 
 
 @k8s_view
 def group(request, key: str, group: str):
     """GET /apis/<group>"""
-    resolve_cluster(key)
+    from cluster.api import custom
+
+    target = resolve_cluster(key)
     _only_get(request)
     versions = group_versions().get(group)
     if not versions:
-        raise not_found_resource()
+        found = custom.group(target, group)
+        if found is None:
+            raise not_found_resource()
+        return json_response(found)
     return json_response({"kind": "APIGroup", "apiVersion": "v1", **_group_entry(group, versions)})
 
 

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from cluster.api.common import parse_accept, resolve_cluster
-from cluster.api.discovery import VERSION_INFO, kinds_of, subresource_kind
+from cluster.api.discovery import VERSION_INFO, group_versions, kinds_of, subresource_kind
 from cluster.api.errors import json_response, k8s_view, not_acceptable, not_found_resource
 from engine import errors
 from engine.resources import registry
@@ -415,7 +415,9 @@ def build_document(group: str, version: str) -> dict:
 
 
 def _group_versions() -> list[tuple[str, str]]:
-    return [(g, v) for g, v in registry.groups() if any(k.model for k in kinds_of(g, v))]
+    served = [(g, v) for g, v in registry.groups()]
+    served += [(g, v) for g, vs in group_versions().items() for v in vs if (g, v) not in served]  # autoscaling/v1
+    return [(g, v) for g, v in served if any(k.model for k in kinds_of(g, v))]
 
 
 def document(key: str) -> dict | None:
@@ -496,20 +498,31 @@ def _only_get(request) -> None:
 
 @k8s_view
 def v3_index(request, key: str):
+    from cluster.api import custom
+
     target = resolve_cluster(key)
     _only_get(request)
     _require_json(request)
-    return json_response(index(target.prefix))
+    body = index(target.prefix)
+    body["paths"].update(custom.index_paths(target))  # the cluster's CustomResourceDefinitions' group versions
+    return json_response(body)
 
 
 @k8s_view
 def v3_document(request, key: str, path: str):
-    resolve_cluster(key)
+    from cluster.api import custom
+
+    target = resolve_cluster(key)
     _only_get(request)
     _require_json(request)
     doc = document(path.strip("/"))
     if doc is None:
-        raise not_found_resource()
+        doc = custom.document(target, path.strip("/"))
+        if doc is None:
+            raise not_found_resource()
+        response = json_response(doc)
+        response["Etag"] = f'"{custom.document_hash(doc)}"'
+        return response
     response = json_response(doc)
     if request.GET.get("hash"):
         # The hash names this exact content: clients may cache it for good.

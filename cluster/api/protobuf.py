@@ -1,7 +1,8 @@
 """Decoding the protobuf bodies of typed `kubectl create <kind>` commands into JSON objects.
 
 `kubectl create deployment|namespace|configmap|secret|service|serviceaccount|job|cronjob|quota|
-poddisruptionbudget|priorityclass|ingress` POST `application/vnd.kubernetes.protobuf` only: the
+poddisruptionbudget|priorityclass|ingress|role|clusterrole|rolebinding|clusterrolebinding` and
+`kubectl autoscale` POST `application/vnd.kubernetes.protobuf` only: the
 bytes `k8s\\0` and a runtime.Unknown message {typeMeta{apiVersion, kind}, raw, contentEncoding,
 contentType} whose `raw` is the object's own message. Messages are described below by their
 field numbers (those of Kubernetes' generated.proto files). Go's protobuf encoding writes every
@@ -143,10 +144,26 @@ MESSAGES: dict[str, dict[int, F]] = {
     "IngressServiceBackend": {1: F("name", S), 2: F("port", "ServiceBackendPort")},
     "ServiceBackendPort": {1: F("name", S), 2: F("number", INT)},
     "IngressTLS": {1: _list("hosts", S), 2: F("secretName", S)},
+    # autoscaling/v1 (`kubectl autoscale`)
+    "HorizontalPodAutoscaler": _object("HorizontalPodAutoscalerSpec"),
+    "HorizontalPodAutoscalerSpec": {1: F("scaleTargetRef", "CrossVersionObjectReference"),
+                                    2: _keep("minReplicas", INT), 3: F("maxReplicas", INT),
+                                    4: _keep("targetCPUUtilizationPercentage", INT)},
+    "CrossVersionObjectReference": {1: F("kind", S), 2: F("name", S), 3: F("apiVersion", S)},
     "IngressRule": {1: F("host", S), 2: F("ingressRuleValue", "IngressRuleValue", inline=True)},
     "IngressRuleValue": {1: F("http", "HTTPIngressRuleValue")},
     "HTTPIngressRuleValue": {1: _list("paths", "HTTPIngressPath")},
     "HTTPIngressPath": {1: F("path", S), 2: F("backend", "IngressBackend"), 3: F("pathType", S)},
+    # rbac.authorization.k8s.io/v1 (`kubectl create role|clusterrole|rolebinding|clusterrolebinding`)
+    "Role": {1: F("metadata", "ObjectMeta"), 2: _list("rules", "PolicyRule")},
+    "ClusterRole": {1: F("metadata", "ObjectMeta"), 2: _list("rules", "PolicyRule"),
+                    3: F("aggregationRule", "AggregationRule")},
+    "PolicyRule": {1: _list("verbs", S), 2: _list("apiGroups", S), 3: _list("resources", S),
+                   4: _list("resourceNames", S), 5: _list("nonResourceURLs", S)},
+    "AggregationRule": {1: _list("clusterRoleSelectors", "LabelSelector")},
+    "RoleBinding": {1: F("metadata", "ObjectMeta"), 2: _list("subjects", "Subject"), 3: F("roleRef", "RoleRef")},
+    "Subject": {1: F("kind", S), 2: F("apiGroup", S), 3: F("name", S), 4: F("namespace", S)},
+    "RoleRef": {1: F("apiGroup", S), 2: F("kind", S), 3: F("name", S)},
 }
 
 # (apiVersion, kind) -> the message of the object.
@@ -163,6 +180,11 @@ KINDS = {
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("scheduling.k8s.io/v1", "PriorityClass"): "PriorityClass",
     ("networking.k8s.io/v1", "Ingress"): "Ingress",
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): "HorizontalPodAutoscaler",
+    ("rbac.authorization.k8s.io/v1", "Role"): "Role",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "RoleBinding",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "RoleBinding",
 }
 
 

@@ -39,7 +39,7 @@ from cluster.api.errors import json_response, k8s_view, not_found_resource, succ
 from engine import errors
 from engine.apiserver import RequestContext
 from engine.apiserver import patch as patching
-from engine.resources import registry
+from engine.resources import versions
 from engine.resources.registry import KindInfo
 
 # Namespace subresources: `namespaces/<name>/<these>` address the namespace itself, not a resource in it.
@@ -143,7 +143,9 @@ def _split(rest: str, prefix: int) -> tuple[list[str], str]:
 
 def dispatch(request, target: Target, group: str, version: str, parts: list[str], proxy_path: str = ""):
     if not discovery.kinds_of(group, version):
-        raise not_found_resource()
+        from cluster.api import custom
+
+        return custom.dispatch(request, target, group, version, parts)  # a CRD's group, or 404
     if not parts:
         return discovery.group_version_resources(request, group, version)
     watch_path = False
@@ -158,8 +160,8 @@ def dispatch(request, target: Target, group: str, version: str, parts: list[str]
             parts = parts[2:]
         else:
             namespace = ""  # namespaces/<name>[/status|/finalize]: the Namespace object itself
-    info = registry.by_resource(group, parts[0])
-    if info is None or info.version != version:
+    info = versions.served(group, parts[0], version)  # the registry's, or an older version also served
+    if info is None:
         raise not_found_resource()
     if info.kind == "Namespace" and len(parts) > 1:
         namespace = ""
@@ -229,7 +231,7 @@ def render_one(rendering: Rendering, req: ResourceRequest, obj: dict, include_ob
         return table_of(rendering, req, [obj], include_object)
     if rendering.as_ == "PartialObjectMetadata":
         return partial_metadata(obj, rendering.version)
-    return obj
+    return versions.from_storage(req.info, obj)
 
 
 def table_of(rendering: Rendering, req: ResourceRequest, objects: list[dict], include_object: str,
@@ -240,6 +242,9 @@ def table_of(rendering: Rendering, req: ResourceRequest, objects: list[dict], in
         raise errors.bad_request(f'includeObject: Unsupported value: "{include_object}": supported values: '
                                  '"None", "Metadata", "Object"')
     out = tables.table(req.info, objects, req.target.now(), include_object=include_object)
+    if include_object == "Object" and versions.is_converted(req.info):
+        for row in out.get("rows") or ():
+            row["object"] = versions.from_storage(req.info, row.get("object"))
     out["apiVersion"] = f"meta.k8s.io/{rendering.version}"
     if list_meta is not None:
         out["metadata"] = dict(list_meta)
@@ -298,6 +303,9 @@ def list_collection(request, req: ResourceRequest):
         body = {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{rendering.version}",
                 "metadata": result["metadata"],
                 "items": [partial_metadata(o, rendering.version) for o in result["items"]]}
+    elif versions.is_converted(req.info):
+        body = {**result, "apiVersion": req.info.api_version,
+                "items": [versions.from_storage(req.info, o) for o in result["items"]]}
     else:
         body = result
     return json_response(body)
@@ -369,9 +377,20 @@ def _json_kind(value) -> str:
     return "object"
 
 
+def to_storage(req: ResourceRequest, obj: dict, ctx: RequestContext) -> dict:
+    """An object of an older served version (autoscaling/v1), schema-checked as sent, then converted as stored."""
+    if not versions.is_converted(req.info):
+        return obj
+    from engine.resources import schema
+
+    ctx.warnings.extend(schema.check(obj, req.info, ctx.field_validation))
+    return versions.to_storage(req.info, obj)
+
+
 def create(request, req: ResourceRequest):
     obj = read_object(request, req, protobuf=True)
     ctx = context(request)
+    obj = to_storage(req, obj, ctx)
     api = req.target.api()
     with api.store.atomic():
         created = api.create(obj, namespace=req.namespace or None, ctx=ctx)
@@ -382,6 +401,7 @@ def update(request, req: ResourceRequest):
     obj = read_object(request, req)
     _check_name(obj, req)
     ctx = context(request)
+    obj = to_storage(req, obj, ctx)
     api = req.target.api()
     with api.store.atomic():
         updated = api.update(obj, namespace=req.namespace or None, ctx=ctx)
@@ -430,8 +450,20 @@ def patch(request, req: ResourceRequest):
         return server_side_apply(request, req, body, ctx)
     api = req.target.api()
     with api.store.atomic():
-        patched = api.patch(req.info.kind, req.namespace, req.name, body, patch_type, ctx=ctx)
+        if versions.is_converted(req.info):
+            patched = patch_converted(req, body, patch_type, ctx)
+        else:
+            patched = api.patch(req.info.kind, req.namespace, req.name, body, patch_type, ctx=ctx)
     return render(request, req, patched, warnings=ctx.warnings)
+
+
+def patch_converted(req: ResourceRequest, body, patch_type: str, ctx: RequestContext,
+                    subresource: str | None = None) -> dict:
+    """A patch sent in an older served version applies to the object as that version shows it (stored as is)."""
+    from engine.apiserver.versioned import VersionedApi
+
+    return VersionedApi(req.target.api(), req.info).patch_stored(req.info.kind, req.namespace, req.name, body,
+                                                                 patch_type, subresource, ctx)
 
 
 def server_side_apply(request, req: ResourceRequest, body: dict, ctx: RequestContext):
@@ -442,7 +474,7 @@ def server_side_apply(request, req: ResourceRequest, body: dict, ctx: RequestCon
     merged over the live object with strategic-merge semantics (lists merged by their keys), so fields the
     configuration omits are kept rather than removed, and `force` changes nothing.
     """
-    obj = check_object(body, req.info)
+    obj = to_storage(req, check_object(body, req.info), ctx)
     meta = obj.setdefault("metadata", {})
     if meta.get("name") not in (None, req.name):
         raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL "
@@ -532,7 +564,8 @@ def delete_collection(request, req: ResourceRequest):
                 raise
             deleted.append(result.object)
     return json_response({"kind": req.info.list_kind, "apiVersion": req.info.api_version,
-                          "metadata": {"resourceVersion": listed["metadata"]["resourceVersion"]}, "items": deleted})
+                          "metadata": {"resourceVersion": listed["metadata"]["resourceVersion"]},
+                          "items": [versions.from_storage(req.info, o) for o in deleted]})
 
 
 # --- subresources ------------------------------------------------------------------------------------
@@ -579,6 +612,7 @@ def status_subresource(request, req: ResourceRequest):
     if method == "PUT":
         obj = read_object(request, req)
         _check_name(obj, req)
+        obj = to_storage(req, obj, ctx)
         with api.store.atomic():
             updated = api.update(obj, namespace=req.namespace or None, subresource="status", ctx=ctx)
         return render(request, req, updated, warnings=ctx.warnings)
@@ -588,8 +622,11 @@ def status_subresource(request, req: ResourceRequest):
             patch_type = patching.STRATEGIC  # see server_side_apply: managedFields are pending
             body = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
         with api.store.atomic():
-            patched = api.patch(req.info.kind, req.namespace, req.name, body, patch_type, subresource="status",
-                                ctx=ctx)
+            if versions.is_converted(req.info):
+                patched = patch_converted(req, body, patch_type, ctx, subresource="status")
+            else:
+                patched = api.patch(req.info.kind, req.namespace, req.name, body, patch_type, subresource="status",
+                                    ctx=ctx)
         return render(request, req, patched, warnings=ctx.warnings)
     raise method_not_allowed()
 

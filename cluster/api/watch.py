@@ -23,6 +23,7 @@ from django.http import StreamingHttpResponse
 
 from cluster.api.common import Rendering
 from engine import errors
+from engine.resources import versions
 
 log = logging.getLogger("cluster.api")
 
@@ -86,6 +87,8 @@ async def _events(req, rendering: Rendering, initial, since: int, label_selector
                 obj = table_of(rendering, req, [obj], include_object)
             elif rendering.as_ == "PartialObjectMetadata":
                 obj = partial_metadata(obj, rendering.version)
+            else:
+                obj = versions.from_storage(info, obj)  # an older served version (autoscaling/v1) converts
         return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
 
     def bookmark(revision: int, initial_end: bool = False) -> bytes:

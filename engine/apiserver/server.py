@@ -70,12 +70,17 @@ class ApiServer:
         self.admission = admission.default_chain()
 
     # --- helpers -------------------------------------------------------------------
-    @staticmethod
-    def kind_info(kind: str) -> KindInfo:
+    def kind_info(self, kind: str) -> KindInfo:
         try:
             return registry.by_kind(kind)
         except registry.UnknownKind:
-            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource") from None
+            pass
+        from engine.resources import custom
+
+        found = custom.by_kind(self.store, kind)  # a kind this cluster's CustomResourceDefinitions add
+        if found is None:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        return found
 
     def info_for_object(self, obj: dict) -> KindInfo:
         if not isinstance(obj, dict):
@@ -87,6 +92,10 @@ class ApiServer:
         if not api_version:
             raise errors.bad_request("Object 'apiVersion' is missing in '" + json.dumps(obj, separators=(",", ":"))[:200] + "'")
         info = registry.by_api_version(str(api_version), str(kind))
+        if info is None:
+            from engine.resources import custom
+
+            info = custom.by_api_version(self.store, str(api_version), str(kind))
         if info is None:
             raise errors.bad_request(f'no kind "{kind}" is registered for version "{api_version}" in scheme '
                                      f'"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"')
@@ -111,8 +120,10 @@ class ApiServer:
         return ns
 
     def _check_and_default(self, info: KindInfo, obj: dict, ctx: RequestContext) -> None:
-        from engine.resources import defaults, schema
+        from engine.resources import custom, defaults, schema
 
+        if isinstance(info, custom.CustomKindInfo):
+            ctx.warnings.extend(custom.check(info, obj, ctx.field_validation))
         ctx.warnings.extend(schema.check(obj, info, ctx.field_validation))
         defaults.apply_defaults(obj, info)
         # Go omits empty maps and lists of ObjectMeta on the wire: a patch that removes the last label leaves none.
@@ -122,9 +133,11 @@ class ApiServer:
                 del meta[key]
 
     def _validate(self, info: KindInfo, obj: dict, old: dict | None) -> None:
-        from engine.resources import validation
+        from engine.resources import custom, validation
 
         causes = validation.validate(obj, info, old)
+        if isinstance(info, custom.CustomKindInfo):
+            causes += custom.validate(info, obj)
         if causes:
             raise errors.invalid(info.qualified_kind, obj["metadata"].get("name", ""), causes, info.group)
 
@@ -183,6 +196,8 @@ class ApiServer:
         ctx = ctx or RequestContext()
         obj = copy_json(obj)
         info = self.info_for_object(obj)
+        if getattr(info, "terminating", False):
+            raise errors.method_not_allowed("create not allowed while custom resource definition is terminating")
         ns = self._namespace_for(info, obj, namespace)
         meta = obj["metadata"]
         if not meta.get("name"):
@@ -282,6 +297,10 @@ class ApiServer:
             return DeleteResult(current, False)
         if kind == "Namespace":
             return self._delete_namespace(current, ns)
+        if kind == "CustomResourceDefinition" and not current["metadata"].get("deletionTimestamp"):
+            from engine.resources import crd
+
+            current = self.store.update(crd.mark_terminating(current, self.now()))
         meta = current["metadata"]
         if kind == "Pod":
             grace = self._pod_grace(current, grace_period_seconds)
@@ -376,6 +395,12 @@ class ApiServer:
             obj["status"] = {"phase": "Pending"}
         elif info.kind == "Namespace":
             obj["status"] = {"phase": "Active"}
+        elif info.kind == "CustomResourceDefinition":
+            from engine.resources import crd
+
+            obj["status"] = crd.initial_status(obj)
+        elif info.status_subresource and getattr(info, "crd_name", ""):
+            obj.pop("status", None)  # a custom resource with the status subresource: status only through it
         elif info.status_subresource and info.kind != "Node":
             obj["status"] = {} if info.kind != "Service" else {"loadBalancer": {}}
 

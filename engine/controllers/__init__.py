@@ -3,6 +3,8 @@
 
 def default_controllers() -> list:
     """Every control loop of a cluster, in the order a tick runs them."""
+    from engine.controllers.clusterroleaggregation import ClusterRoleAggregationController
+    from engine.controllers.crd import CustomResourceDefinitionController
     from engine.controllers.cronjob import CronJobController
     from engine.controllers.daemonset import DaemonSetController
     from engine.controllers.deployment import DeploymentController
@@ -22,6 +24,7 @@ def default_controllers() -> list:
     from engine.scheduler.scheduler import Scheduler
 
     return [
+        CustomResourceDefinitionController,
         NamespaceController,
         DeploymentController,
         ReplicaSetController,
@@ -30,6 +33,7 @@ def default_controllers() -> list:
         JobController,
         CronJobController,
         TTLAfterFinishedController,
+        ClusterRoleAggregationController,
         HorizontalPodAutoscalerController,
         DisruptionController,
         PersistentVolumeController,

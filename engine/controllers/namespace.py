@@ -121,7 +121,10 @@ class NamespaceController(Controller):
         """Delete what is not yet being deleted; return what is left, by resource, and the finalizers holding it."""
         remaining: dict[str, int] = {}
         finalizers: dict[str, int] = {}
-        for info in _namespaced_kinds():
+        from engine.resources import custom
+
+        kinds = _namespaced_kinds() + [k for k in custom.kinds(self.sim.api.store) if k.namespaced]  # and CRDs' kinds
+        for info in kinds:
             objects = self.sim.cache.list(info.kind, namespace)
             for obj in objects:
                 meta = obj["metadata"]

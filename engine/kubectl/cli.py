@@ -43,7 +43,6 @@ UNSUPPORTED = {
     "certificate": "certificate is not available in this terminal.",
     "auth": "auth is not available in this terminal.",
     "completion": "completion is built into this terminal: press Tab.",
-    "autoscale": "autoscale is not available in this terminal yet.",
     "events": "use `kubectl get events`.",
 }
 
@@ -60,6 +59,8 @@ def root() -> Command:
 def _build() -> Command:
     from engine.kubectl import (
         cmd_apply,
+        cmd_autoscale,
+        cmd_create_rbac,  # noqa: F401  (adds `create role|clusterrole|rolebinding|clusterrolebinding`)
         cmd_delete,
         cmd_describe,
         cmd_get,
@@ -74,7 +75,7 @@ def _build() -> Command:
                   long="kubectl controls the Kubernetes cluster manager.\n\n Find more information at: "
                        "https://kubernetes.io/docs/reference/kubectl/")
     top.add(cmd_get.COMMAND, *cmd_apply.COMMANDS, cmd_delete.COMMAND, cmd_describe.COMMAND, *cmd_modify.COMMANDS,
-            cmd_rollout.COMMAND, *cmd_logs.COMMANDS, *cmd_info.COMMANDS, cmd_wait.COMMAND)
+            cmd_rollout.COMMAND, *cmd_logs.COMMANDS, *cmd_info.COMMANDS, cmd_wait.COMMAND, cmd_autoscale.COMMAND)
     for name, (short, group) in _UNSUPPORTED_ENTRIES.items():
         top.add(Command(name, short, group=group, handler=_unsupported(name)))
     top.add(Command("help", "Help about any command", handler=_help, usage="kubectl help [command] [flags] [options]"))
@@ -84,7 +85,6 @@ def _build() -> Command:
 
 _UNSUPPORTED_ENTRIES = {
     "edit": ("Edit a resource on the server", "Basic Commands (Intermediate)"),
-    "autoscale": ("Auto-scale a deployment, replica set, stateful set, or replication controller", "Deploy Commands"),
     "certificate": ("Modify certificate resources", "Cluster Management Commands"),
     "attach": ("Attach to a running container", "Troubleshooting and Debugging Commands"),
     "port-forward": ("Forward one or more local ports to a pod", "Troubleshooting and Debugging Commands"),
@@ -222,7 +222,14 @@ def start(argv: list[str] | str, api: ApiServer, now: float, context: Context, s
         context.files.update(files)
     output = Output()
     try:
-        proc = _dispatch(list(argv), api, now, context, stdin, output)
+        from engine.kubectl.resources import CUSTOM_KINDS
+        from engine.resources.custom import kinds as custom_kinds
+
+        token = CUSTOM_KINDS.set(tuple(custom_kinds(api.store)))
+        try:
+            proc = _dispatch(list(argv), api, now, context, stdin, output)
+        finally:
+            CUSTOM_KINDS.reset(token)
     except errors.ApiError as exc:
         output.error(api_error_text(exc) + "\n")
         return _finished(output, 1)

@@ -9,6 +9,7 @@ import posixpath
 from engine import errors
 from engine.apiserver import patch as patching
 from engine.apiserver.server import RequestContext
+from engine.apiserver.versioned import api_for
 from engine.kubectl import printers
 from engine.kubectl.base import ExitError
 from engine.kubectl.cmd_get import emit
@@ -299,8 +300,9 @@ def _apply_one(inv: Invocation, info: KindInfo, obj: dict, ns: str, source: str,
     annotation = last_applied(obj)
     modified = json.loads(json.dumps(obj))
     modified["metadata"].setdefault("annotations", {})[LAST_APPLIED] = annotation
+    api = api_for(inv.api, info)  # an autoscaling/v1 manifest talks to the v1 view, as kubectl does
     try:
-        current = inv.api.get(info.kind, ns, name)
+        current = api.get(info.kind, ns, name)
     except errors.ApiError as exc:
         if exc.code != 404:
             raise
@@ -312,7 +314,7 @@ def _apply_one(inv: Invocation, info: KindInfo, obj: dict, ns: str, source: str,
             return
         ctx = RequestContext(field_manager=manager, dry_run=mode == "server", field_validation=validation)
         try:
-            created = inv.api.create(modified, ns or None, ctx=ctx)
+            created = api.create(modified, ns or None, ctx=ctx)
         except errors.ApiError as exc:
             raise with_source(exc, "creating", source) from None
         _print_warnings(inv, ctx)
@@ -337,7 +339,7 @@ def _apply_one(inv: Invocation, info: KindInfo, obj: dict, ns: str, source: str,
         return
     ctx = RequestContext(field_manager=manager, dry_run=mode == "server", field_validation=validation)
     try:
-        patched = inv.api.patch(info.kind, ns, name, body, patching.STRATEGIC, ctx=ctx)
+        patched = api.patch(info.kind, ns, name, body, patching.STRATEGIC, ctx=ctx)
     except errors.ApiError as exc:
         raise with_source(exc, "patching", source) from None
     _print_warnings(inv, ctx)
@@ -357,8 +359,9 @@ def _apply_server_side(inv: Invocation) -> None:
         ns = manifest_namespace(info, obj, inv.namespace, inv.explicit_namespace)
         name = (obj.get("metadata") or {}).get("name", "")
         ctx = RequestContext(field_manager=manager, dry_run=mode == "server", field_validation=field_validation(inv))
+        api = api_for(inv.api, info)
         try:
-            current = inv.api.get(info.kind, ns, name)
+            current = api.get(info.kind, ns, name)
         except errors.ApiError as exc:
             if exc.code != 404:
                 raise
@@ -367,9 +370,9 @@ def _apply_server_side(inv: Invocation) -> None:
             _result(inv, info, obj, "serverside-applied", mode)
             continue
         if current is None:
-            result = inv.api.create(obj, ns or None, ctx=ctx)
+            result = api.create(obj, ns or None, ctx=ctx)
         else:
-            result = inv.api.patch(info.kind, ns, name, obj, patching.STRATEGIC, ctx=ctx)
+            result = api.patch(info.kind, ns, name, obj, patching.STRATEGIC, ctx=ctx)
         _result(inv, info, result, "serverside-applied", mode)
 
 
@@ -400,7 +403,7 @@ def create(inv: Invocation) -> None:
             ctx = RequestContext(field_manager="kubectl-create", dry_run=mode == "server",
                                  field_validation=field_validation(inv))
             try:
-                created = inv.api.create(obj, ns or None, ctx=ctx)
+                created = api_for(inv.api, info).create(obj, ns or None, ctx=ctx)
             except errors.ApiError as exc:
                 raise with_source(exc, "creating", m.source) from None
             _print_warnings(inv, ctx)
@@ -424,6 +427,7 @@ def replace(inv: Invocation) -> None:
         ns = manifest_namespace(info, obj, inv.namespace, inv.explicit_namespace)
         name = obj["metadata"].get("name", "")
         ctx = RequestContext(field_manager="kubectl-replace", dry_run=mode == "server")
+        api = api_for(inv.api, info)
         if f["force"]:
             try:
                 inv.api.delete(info.kind, ns, name)
@@ -431,16 +435,16 @@ def replace(inv: Invocation) -> None:
             except errors.ApiError as exc:
                 if exc.code != 404:
                     raise
-            result = inv.api.create(obj, ns or None, ctx=ctx)
+            result = api.create(obj, ns or None, ctx=ctx)
             _result(inv, info, result, "replaced", mode)
             continue
-        current = inv.api.get(info.kind, ns, name)
+        current = api.get(info.kind, ns, name)
         if info.namespaced:
             obj["metadata"]["namespace"] = ns
         if not obj["metadata"].get("resourceVersion"):
             obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         try:
-            result = inv.api.update(obj, ns or None, ctx=ctx)
+            result = api.update(obj, ns or None, ctx=ctx)
         except errors.ApiError as exc:
             raise with_source(exc, "replacing", m.source) from None
         _result(inv, info, result, "replaced", mode)

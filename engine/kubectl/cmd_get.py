@@ -78,6 +78,19 @@ def _strip_managed(obj: dict, keep: bool) -> dict:
     return obj
 
 
+def _list_error(exc: errors.ApiError, info: KindInfo, selector: str, field_selector: str) -> errors.ApiError:
+    """kubectl's resource visitor rewords a list's BadRequest and NotFound, naming what it listed."""
+    if exc.code not in (400, 404):
+        return exc
+    resource = f"{info.group}/{info.version}, Resource={info.plural}"
+    if not selector and not field_selector:
+        message = f'Unable to list "{resource}": {exc.message}'
+    else:
+        message = (f'Unable to find "{resource}" that match label selector "{selector}", '
+                   f'field selector "{field_selector}": {exc.message}')
+    return errors.ApiError(exc.code, exc.reason, message, exc.name, exc.group, exc.kind, list(exc.causes))
+
+
 def collect(inv: Invocation, targets: list[Target], namespace: str | None, selector: str, field_selector: str,
             ignore_not_found: bool) -> tuple[list[Found], list[Exception]]:
     found: list[Found] = []
@@ -86,8 +99,11 @@ def collect(inv: Invocation, targets: list[Target], namespace: str | None, selec
         info = target.info
         ns = namespace if info.namespaced else ""
         if target.name is None:
-            listing = inv.api.list(info.kind, ns if ns else None, label_selector=selector or None,
-                                   field_selector=field_selector or None)
+            try:
+                listing = inv.api.list(info.kind, ns if ns else None, label_selector=selector or None,
+                                       field_selector=field_selector or None)
+            except errors.ApiError as exc:
+                raise _list_error(exc, info, selector, field_selector) from None
             found.append(Found(info, listing["items"], False, listing["metadata"]["resourceVersion"]))
             continue
         try:

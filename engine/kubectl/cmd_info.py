@@ -23,8 +23,10 @@ def api_resources(inv: Invocation) -> None:
     output = f["output"]
     if output not in ("", "wide", "name"):
         raise ExitError(f'--output {output} is not available')
+    from engine.kubectl.resources import CUSTOM_KINDS
+
     rows = []
-    for info in registry.KINDS:
+    for info in registry.KINDS + CUSTOM_KINDS.get():
         if f["api-group"] and info.group != f["api-group"]:
             continue
         if f.has("namespaced") and info.namespaced != f["namespaced"]:
@@ -59,7 +61,9 @@ def api_resources(inv: Invocation) -> None:
 
 
 def api_versions(inv: Invocation) -> None:
-    versions = sorted({info.api_version for info in registry.KINDS})
+    from engine.kubectl.resources import CUSTOM_KINDS
+
+    versions = sorted({info.api_version for info in registry.KINDS + CUSTOM_KINDS.get()})
     inv.write("".join(v + "\n" for v in versions))
 
 

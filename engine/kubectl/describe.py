@@ -819,6 +819,96 @@ def _scalar(value) -> str:
     return "" if value is None else str(value)
 
 
+def _go_list(values) -> str:
+    """Go's %v of a []string: `[get list watch]`."""
+    return "[" + " ".join(str(v) for v in _list(values)) + "]"
+
+
+def _breakdown(rule: dict) -> list[dict]:
+    """rbac.BreakdownRule: one rule per (group, resource[, resourceName]), one per non-resource URL."""
+    verbs = _list(rule.get("verbs"))
+    names = _list(rule.get("resourceNames"))
+    out = []
+    for group in _list(rule.get("apiGroups")):
+        for resource in _list(rule.get("resources")):
+            if names:
+                out += [{"apiGroups": [group], "resources": [resource], "verbs": list(verbs), "resourceNames": [n]}
+                        for n in names]
+            else:
+                out.append({"apiGroups": [group], "resources": [resource], "verbs": list(verbs)})
+    out += [{"nonResourceURLs": [url], "verbs": list(verbs)} for url in _list(rule.get("nonResourceURLs"))]
+    return out
+
+
+def _rule_sort_key(rule: dict) -> str:
+    """PolicyRule.String() (the generated one), which rbac.SortableRuleSlice sorts by."""
+    fields = (("Verbs", "verbs"), ("APIGroups", "apiGroups"), ("Resources", "resources"),
+              ("ResourceNames", "resourceNames"), ("NonResourceURLs", "nonResourceURLs"))
+    return "&PolicyRule{" + "".join(f"{go}:{_go_list(rule.get(field))}," for go, field in fields) + "}"
+
+
+def _compact_rules(rules: list) -> list[dict]:
+    """BreakdownRule then CompactRules (verbs of the same simple resource merged), sorted as kubectl sorts."""
+    compacted: list[dict] = []
+    simple: dict[tuple, dict] = {}
+    for rule in (sub for r in rules if isinstance(r, dict) for sub in _breakdown(r)):
+        if "resources" in rule:
+            key = (rule["apiGroups"][0], rule["resources"][0], tuple(rule.get("resourceNames", ())))
+            if key in simple:
+                simple[key]["verbs"] = simple[key]["verbs"] + rule["verbs"]
+            else:
+                simple[key] = rule
+        else:
+            compacted.append(rule)
+    return sorted(compacted + list(simple.values()), key=_rule_sort_key)
+
+
+def _resource_group(rule: dict) -> str:
+    """CombineResourceGroup: `deployments.apps/scale`."""
+    resources = _list(rule.get("resources"))
+    if not resources:
+        return ""
+    resource, _, sub = str(resources[0]).partition("/")
+    group = (_list(rule.get("apiGroups")) or [""])[0]
+    return resource + (f".{group}" if group else "") + (f"/{sub}" if sub else "")
+
+
+def describe_role(api, role: dict, now: float) -> str:
+    """RoleDescriber / ClusterRoleDescriber."""
+    w = Writer()
+    meta = role["metadata"]
+    w.line(0, f"Name:\t{meta.get('name', '')}")
+    _labels(w, 0, "Labels", meta.get("labels"))
+    _annotations(w, 0, meta.get("annotations"))
+    w.line(0, "PolicyRule:")
+    w.line(1, "Resources\tNon-Resource URLs\tResource Names\tVerbs")
+    w.line(1, "---------\t-----------------\t--------------\t-----")
+    for rule in _compact_rules(_list(role.get("rules"))):
+        w.line(1, f"{_resource_group(rule)}\t{_go_list(rule.get('nonResourceURLs'))}\t"
+                  f"{_go_list(rule.get('resourceNames'))}\t{_go_list(rule.get('verbs'))}")
+    return w.render()
+
+
+def describe_role_binding(api, binding: dict, now: float) -> str:
+    """RoleBindingDescriber / ClusterRoleBindingDescriber."""
+    w = Writer()
+    meta = binding["metadata"]
+    role_ref = _dict(binding.get("roleRef"))
+    w.line(0, f"Name:\t{meta.get('name', '')}")
+    _labels(w, 0, "Labels", meta.get("labels"))
+    _annotations(w, 0, meta.get("annotations"))
+    w.line(0, "Role:")
+    w.line(1, f"Kind:\t{role_ref.get('kind', '')}")
+    w.line(1, f"Name:\t{role_ref.get('name', '')}")
+    w.line(0, "Subjects:")
+    w.line(1, "Kind\tName\tNamespace")
+    w.line(1, "----\t----\t---------")
+    for subject in _list(binding.get("subjects")):
+        subject = _dict(subject)
+        w.line(1, f"{subject.get('kind', '')}\t{subject.get('name', '')}\t{subject.get('namespace', '')}")
+    return w.render()
+
+
 DESCRIBERS = {
     "Pod": describe_pod,
     "Deployment": describe_deployment,
@@ -830,11 +920,19 @@ DESCRIBERS = {
     "Secret": describe_secret,
     "Endpoints": describe_endpoints,
     "Job": describe_job,
+    "Role": describe_role,
+    "ClusterRole": describe_role,
+    "RoleBinding": describe_role_binding,
+    "ClusterRoleBinding": describe_role_binding,
 }
 
 
 def describe(api, info, obj: dict, now: float) -> str:
     fn = DESCRIBERS.get(info.kind)
+    if fn is None and info.kind == "HorizontalPodAutoscaler":
+        from engine.kubectl.describe_hpa import describe_hpa  # a module of its own (it imports this one)
+
+        fn = describe_hpa
     if fn is None:
         return describe_generic(api, obj, now, info.namespaced)
     return fn(api, obj, now)

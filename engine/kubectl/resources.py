@@ -6,20 +6,33 @@ This is kubectl's resource.Builder in small: `pods`, `po nginx`, `deploy/web svc
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import yaml
 
 from engine import errors
 from engine.kubectl.base import Context, ExitError
-from engine.resources import registry
+from engine.resources import registry, versions
 from engine.resources.registry import KindInfo
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+# The kinds the cluster's CustomResourceDefinitions add, as discovery finds them for the command running now.
+CUSTOM_KINDS: ContextVar[tuple[KindInfo, ...]] = ContextVar("custom_kinds", default=())
+
+
+def _resolve_custom(word: str) -> KindInfo | None:
+    resource, _, group = word.lower().partition(".")
+    for info in CUSTOM_KINDS.get():
+        if group and info.group != group and not info.group.startswith(group):
+            continue
+        if resource in (info.plural, info.singular) or resource in info.short_names or word == info.kind:
+            return info
+    return None
 
 
 def resolve_kind(word: str) -> KindInfo:
-    info = registry.resolve(word)
+    info = registry.resolve(word) or _resolve_custom(word)
     if info is None:
         for candidate in registry.KINDS:
             if word == candidate.kind:
@@ -178,7 +191,8 @@ def check_manifest(m: Manifest) -> KindInfo:
     if not obj.get("kind"):
         raise ExitError(f'error validating "{m.source}": error validating data: kind not set; if you choose to '
                         "ignore these errors, turn validation off with --validate=false")
-    info = registry.by_api_version(str(obj["apiVersion"]), str(obj["kind"]))
+    info = versions.by_api_version(str(obj["apiVersion"]), str(obj["kind"])) or next(  # autoscaling/v1 too
+        (k for k in CUSTOM_KINDS.get() if (k.api_version, k.kind) == (obj["apiVersion"], obj["kind"])), None)
     if info is None:
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         raise ExitError(f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 
+from engine.resources import crd
 from engine.resources.registry import KindInfo
 
 # DefaultTolerationSeconds admission: every pod tolerates a not-ready or unreachable node for 5 minutes.
@@ -512,6 +513,16 @@ def default_storage_class(obj: dict) -> None:
     obj.setdefault("volumeBindingMode", "Immediate")
 
 
+def default_role_binding(obj: dict) -> None:
+    """rbac/v1 SetDefaults_RoleBinding and SetDefaults_Subject: the rbac group where left empty."""
+    role_ref = obj.get("roleRef")
+    if isinstance(role_ref, dict) and not role_ref.get("apiGroup"):
+        role_ref["apiGroup"] = "rbac.authorization.k8s.io"
+    for subject in _list(obj.get("subjects")):
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 def _list(value) -> list:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
@@ -521,6 +532,7 @@ def _dict(value) -> dict:
 
 
 _HANDLERS = {
+    "CustomResourceDefinition": crd.default,
     "Pod": default_pod,
     "Deployment": default_deployment,
     "ReplicaSet": default_replica_set,
@@ -543,4 +555,6 @@ _HANDLERS = {
     "HorizontalPodAutoscaler": default_hpa,
     "PriorityClass": default_priority_class,
     "StorageClass": default_storage_class,
+    "RoleBinding": default_role_binding,
+    "ClusterRoleBinding": default_role_binding,
 }

@@ -107,6 +107,10 @@ KINDS: tuple[KindInfo, ...] = (
     _k("ServiceAccount", "", "v1", "serviceaccounts", True, ["sa"], model="core.v1.service_account.ServiceAccount"),
     _k("Service", "", "v1", "services", True, ["svc"], ALL, sub=("status", "proxy"), model="core.v1.service.Service",
        fields=("spec.clusterIP", "spec.type")),
+    # apiextensions.k8s.io/v1
+    _k("CustomResourceDefinition", "apiextensions.k8s.io", "v1", "customresourcedefinitions", False, ["crd", "crds"],
+       ["api-extensions"], sub=("status",),
+       model="apiextensions_k8s_io.v1.custom_resource_definition.CustomResourceDefinition"),
     # apps/v1
     _k("ControllerRevision", "apps", "v1", "controllerrevisions", True,
        model="apps.v1.controller_revision.ControllerRevision"),
@@ -138,6 +142,12 @@ KINDS: tuple[KindInfo, ...] = (
     # policy/v1
     _k("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets", True, ["pdb"], sub=("status",),
        model="policy.v1.pod_disruption_budget.PodDisruptionBudget"),
+    # rbac.authorization.k8s.io/v1
+    _k("ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", False,
+       model="rbac.v1.cluster_role_binding.ClusterRoleBinding"),
+    _k("ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", False, model="rbac.v1.cluster_role.ClusterRole"),
+    _k("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", True, model="rbac.v1.role_binding.RoleBinding"),
+    _k("Role", "rbac.authorization.k8s.io", "v1", "roles", True, model="rbac.v1.role.Role"),
     # scheduling.k8s.io/v1
     _k("PriorityClass", "scheduling.k8s.io", "v1", "priorityclasses", False, ["pc"],
        model="scheduling.v1.priority_class.PriorityClass"),

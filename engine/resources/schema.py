@@ -47,6 +47,10 @@ INT64_FIELDS = frozenset({
 # Kubex class names that differ from the Go type names Kubernetes prints.
 GO_TYPE_NAMES = {"ObjectMetadata": "ObjectMeta"}
 
+# Kubex models without fields that stand for any JSON value, decoded by the Go type's own UnmarshalJSON
+# (a CRD schema's `default`, `enum`, `additionalProperties: true|{...}`, `items`): not checked here.
+OPAQUE_MODELS = frozenset({"JSON", "JSONSchemaPropsOrBool", "JSONSchemaPropsOrArray", "JSONSchemaPropsOrStringArray"})
+
 
 @cache
 def load_model(dotted: str) -> type[BaseModel]:
@@ -131,6 +135,8 @@ def _walk_model(model, value, path: str, found: list[str]) -> None:
 
 def _walk(annotation, value, path: str, found: list[str]) -> None:
     model = _model_in(annotation)
+    if model is not None and model.__name__ in OPAQUE_MODELS:
+        return
     if model is not None:
         _walk_model(model, value, path, found)
         return
@@ -190,11 +196,32 @@ def _type_error(model: type[BaseModel], obj: dict) -> str | None:
                 continue  # absent and null are fine for the decoder; validation reports required fields
             if err["type"] == "literal_error" and err["loc"] and err["loc"][-1] in ("apiVersion", "kind"):
                 continue  # type metadata is the apiserver's to check against the URL (and ignored when embedded)
+            if _through_opaque(model, err["loc"]):
+                continue
             problems.append(err)
         if not problems:
             return None
         first = min(problems, key=lambda e: _document_position(obj, e["loc"]))
         return _go_message(model, first)
+
+
+def _through_opaque(model: type[BaseModel], loc) -> bool:
+    """Whether an error's location lies in a field of an OPAQUE_MODELS type (any JSON value is fine there)."""
+    annotation: Any = model
+    for part in loc:
+        inner = _unwrap_optional(annotation)
+        sub_model = _model_in(inner)
+        if sub_model is not None and sub_model.__name__ in OPAQUE_MODELS:
+            return True
+        origin = typing.get_origin(inner)
+        if sub_model is not None and isinstance(part, str) and part in _fields(sub_model):
+            annotation = _fields(sub_model)[part]
+        elif origin is list and isinstance(part, int):
+            annotation = typing.get_args(inner)[0]
+        elif origin is dict and isinstance(part, str):
+            annotation = typing.get_args(inner)[1]
+    sub_model = _model_in(annotation)
+    return sub_model is not None and sub_model.__name__ in OPAQUE_MODELS
 
 
 def _document_position(obj, loc) -> tuple[int, ...]:

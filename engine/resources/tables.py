@@ -652,6 +652,22 @@ def _resource_quota_row(obj: dict, now: float) -> list:
     return [_name(obj), ", ".join(requests), ", ".join(limits), _age(obj, now)]
 
 
+def _role_binding_row(obj: dict, now: float) -> list:
+    """printRoleBinding / printClusterRoleBinding: Kind/name of the role, then (wide) rbac.SubjectsStrings."""
+    role_ref = _dict(obj.get("roleRef"))
+    users, groups, service_accounts = [], [], []
+    for subject in _list(obj.get("subjects")):
+        kind, name = subject.get("kind"), subject.get("name") or ""
+        if kind == "ServiceAccount":
+            service_accounts.append(f"{subject.get('namespace') or ''}/{name}")
+        elif kind == "User":
+            users.append(name)
+        elif kind == "Group":
+            groups.append(name)
+    return [_name(obj), f"{role_ref.get('kind') or ''}/{role_ref.get('name') or ''}", _age(obj, now),
+            ", ".join(users), ", ".join(groups), ", ".join(service_accounts)]
+
+
 def _default_row(obj: dict, now: float) -> list:
     created = _dict(obj.get("metadata")).get("creationTimestamp")
     return [_name(obj), created or "0001-01-01T00:00:00Z"]
@@ -912,6 +928,22 @@ COLUMNS: dict[str, list[Column]] = {
         _c("Revision", "string", "@apps.v1.controller_revision.ControllerRevision.revision"),
         AGE,
     ],
+    "RoleBinding": [
+        NAME,
+        _c("Role", "string", "@rbac.v1.role_binding.RoleBinding.roleRef"),
+        AGE,
+        _c("Users", "string", "Users in the roleBinding", 1),
+        _c("Groups", "string", "Groups in the roleBinding", 1),
+        _c("ServiceAccounts", "string", "ServiceAccounts in the roleBinding", 1),
+    ],
+    "ClusterRoleBinding": [
+        NAME,
+        _c("Role", "string", "@rbac.v1.cluster_role_binding.ClusterRoleBinding.roleRef"),
+        AGE,
+        _c("Users", "string", "Users in the clusterRoleBinding", 1),
+        _c("Groups", "string", "Groups in the clusterRoleBinding", 1),
+        _c("ServiceAccounts", "string", "ServiceAccounts in the clusterRoleBinding", 1),
+    ],
     "ResourceQuota": [
         NAME,
         _c("Request", "string", "Request represents a minimum amount of cpu/memory that a container may consume."),
@@ -954,6 +986,8 @@ ROWS: dict[str, Callable[[dict, float], list]] = {
     "PriorityClass": _priority_class_row,
     "ControllerRevision": _controller_revision_row,
     "ResourceQuota": _resource_quota_row,
+    "RoleBinding": _role_binding_row,
+    "ClusterRoleBinding": _role_binding_row,
 }
 
 
@@ -989,7 +1023,12 @@ def column_definitions(kind: str) -> tuple[dict, ...]:
 
 def row(info: KindInfo, obj: dict, now: float, include_object: str = "Metadata") -> dict:
     """One Table row (also what a watch event of a Table-accepting client carries)."""
-    cells = ROWS.get(info.kind, _default_row)(obj, now)
+    if info.model is None and getattr(info, "printer_columns", None) is not None:
+        from engine.resources import custom  # a custom resource: its CRD's additionalPrinterColumns
+
+        cells = custom.table_cells(info, obj, now)
+    else:
+        cells = ROWS.get(info.kind, _default_row)(obj, now)
     out: dict = {"cells": cells}
     if info.kind == "Pod":
         conditions = _pod_conditions(obj)
@@ -1006,11 +1045,17 @@ def row(info: KindInfo, obj: dict, now: float, include_object: str = "Metadata")
 def table(info: KindInfo, objects: list[dict], now: float, include_object: str = "Metadata",
           resource_version: str = "") -> dict:
     """A meta.k8s.io/v1 Table of objects of one kind, as `kubectl get` asks for it."""
+    if info.model is None and getattr(info, "printer_columns", None) is not None:
+        from engine.resources import custom
+
+        definitions = custom.table_columns(info)
+    else:
+        definitions = [dict(c) for c in column_definitions(info.kind)]
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
-        "columnDefinitions": [dict(c) for c in column_definitions(info.kind)],
+        "columnDefinitions": definitions,
         "rows": [row(info, obj, now, include_object) for obj in objects],
     }
 

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Callable
 
 from engine.errors import Cause, duplicate, forbidden_field, format_value, invalid_value, required, unsupported
-from engine.resources import gofmt, names
+from engine.resources import crd, gofmt, names
 from engine.resources.quantity import parse as parse_quantity
 from engine.resources.registry import KindInfo
 
@@ -99,7 +99,20 @@ def name_checker(kind: str) -> Callable[[str], list[str]]:
         return names.is_dns1123_label
     if kind == "Service":
         return names.is_dns1035_label
+    if kind in RBAC_KINDS:
+        return rbac_name_errors
     return names.is_dns1123_subdomain
+
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+
+
+def rbac_name_errors(name: str) -> list[str]:
+    """path.IsValidPathSegmentName: RBAC names may hold `:` (system:node), just not `/`, `%`, `.` or `..`."""
+    if name in (".", ".."):
+        return [f'may not be \'{name}\'']
+    return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in name]
 
 
 def validate_object_meta(obj: dict, info: KindInfo) -> Causes:
@@ -1317,6 +1330,12 @@ def validate_hpa(obj: dict) -> Causes:
         causes.append(invalid_value("spec.maxReplicas", max_replicas or 0, "must be greater than or equal to 1"))
     elif min_replicas is not None and max_replicas < min_replicas:
         causes.append(invalid_value("spec.maxReplicas", max_replicas, "must be greater than or equal to `minReplicas`"))
+    for i, metric in enumerate(_list(spec.get("metrics"))):
+        for source in ("resource", "containerResource", "pods", "object", "external"):
+            utilization = _int(_dict(_dict(_dict(metric).get(source)).get("target")).get("averageUtilization"))
+            if utilization is not None and utilization < 1:
+                causes.append(invalid_value(f"spec.metrics[{i}].{source}.target.averageUtilization", utilization,
+                                            "must be greater than 0"))
     return causes
 
 
@@ -1413,6 +1432,116 @@ def validate_network_policy(obj: dict) -> Causes:
     return causes
 
 
+# --- rbac.authorization.k8s.io ------------------------------------------------------------------
+
+
+def _validate_policy_rule(rule: dict, namespaced: bool, path: str) -> Causes:
+    """ValidatePolicyRule."""
+    causes: Causes = []
+    if not _list(rule.get("verbs")):
+        causes.append(required(f"{path}.verbs", "verbs must contain at least one value"))
+    urls = _list(rule.get("nonResourceURLs"))
+    if urls:
+        rendered = "[]string{" + ", ".join(gofmt.quote(str(u)) for u in urls) + "}"
+        if namespaced:
+            causes.append(_invalid_raw(f"{path}.nonResourceURLs", rendered,
+                                       "namespaced rules cannot apply to non-resource URLs"))
+        if _list(rule.get("apiGroups")) or _list(rule.get("resources")) or _list(rule.get("resourceNames")):
+            causes.append(_invalid_raw(f"{path}.nonResourceURLs", rendered,
+                                       "rules cannot apply to both regular resources and non-resource URLs"))
+        return causes
+    if not _list(rule.get("apiGroups")):
+        causes.append(required(f"{path}.apiGroups", "resource rules must supply at least one api group"))
+    if not _list(rule.get("resources")):
+        causes.append(required(f"{path}.resources", "resource rules must supply at least one resource"))
+    return causes
+
+
+def _validate_rules(obj: dict, namespaced: bool) -> Causes:
+    causes: Causes = []
+    for i, rule in enumerate(_list(obj.get("rules"))):
+        causes += _validate_policy_rule(_dict(rule), namespaced, f"rules[{i}]")
+    return causes
+
+
+def validate_role(obj: dict) -> Causes:
+    return _validate_rules(obj, True)
+
+
+def validate_cluster_role(obj: dict) -> Causes:
+    causes = _validate_rules(obj, False)
+    aggregation = obj.get("aggregationRule")
+    if isinstance(aggregation, dict):
+        selectors = _list(aggregation.get("clusterRoleSelectors"))
+        if not selectors:
+            causes.append(required("aggregationRule.clusterRoleSelectors",
+                                   "at least one clusterRoleSelector required if aggregationRule is non-nil"))
+        for i, selector in enumerate(selectors):
+            causes += validate_label_selector(selector, f"aggregationRule.clusterRoleSelectors[{i}]")
+    return causes
+
+
+def _validate_subject(subject: dict, namespaced: bool, path: str) -> Causes:
+    """ValidateRoleBindingSubject."""
+    causes: Causes = []
+    name = subject.get("name") or ""
+    if not name:
+        causes.append(required(f"{path}.name"))
+    kind, group = subject.get("kind") or "", subject.get("apiGroup") or ""
+    if kind == "ServiceAccount":
+        if name:
+            causes += [invalid_value(f"{path}.name", name, msg) for msg in names.is_dns1123_subdomain(name)]
+        if group:
+            causes.append(unsupported(f"{path}.apiGroup", group, [""]))
+        if not namespaced and not subject.get("namespace"):
+            causes.append(required(f"{path}.namespace"))
+    elif kind in ("User", "Group"):
+        if group != RBAC_GROUP:
+            causes.append(unsupported(f"{path}.apiGroup", group, [RBAC_GROUP]))
+    else:
+        causes.append(unsupported(f"{path}.kind", kind, ["ServiceAccount", "User", "Group"]))
+    return causes
+
+
+def _validate_binding(obj: dict, namespaced: bool) -> Causes:
+    """ValidateRoleBinding / ValidateClusterRoleBinding."""
+    causes: Causes = []
+    role_ref = _dict(obj.get("roleRef"))
+    group = role_ref.get("apiGroup") or ""
+    if group != RBAC_GROUP:
+        causes.append(unsupported("roleRef.apiGroup", group, [RBAC_GROUP]))
+    kinds = ["Role", "ClusterRole"] if namespaced else ["ClusterRole"]
+    if (role_ref.get("kind") or "") not in kinds:
+        causes.append(unsupported("roleRef.kind", role_ref.get("kind") or "", kinds))
+    name = role_ref.get("name") or ""
+    if not name:
+        causes.append(required("roleRef.name"))
+    else:
+        causes += [invalid_value("roleRef.name", name, msg) for msg in rbac_name_errors(name)]
+    for i, subject in enumerate(_list(obj.get("subjects"))):
+        causes += _validate_subject(_dict(subject), namespaced, f"subjects[{i}]")
+    return causes
+
+
+def validate_role_binding(obj: dict) -> Causes:
+    return _validate_binding(obj, True)
+
+
+def validate_cluster_role_binding(obj: dict) -> Causes:
+    return _validate_binding(obj, False)
+
+
+def validate_role_binding_update(new: dict, old: dict) -> Causes:
+    """The roleRef of a binding is immutable (delete and recreate the binding to change it)."""
+    new_ref, old_ref = _dict(new.get("roleRef")), _dict(old.get("roleRef"))
+    keys = ("apiGroup", "kind", "name")
+    if all((new_ref.get(k) or "") == (old_ref.get(k) or "") for k in keys):
+        return []
+    rendered = (f"rbac.RoleRef{{APIGroup:{gofmt.quote(new_ref.get('apiGroup') or '')}, "
+                f"Kind:{gofmt.quote(new_ref.get('kind') or '')}, Name:{gofmt.quote(new_ref.get('name') or '')}}}")
+    return [_invalid_raw("roleRef", rendered, "cannot change roleRef")]
+
+
 _VALIDATORS: dict[str, Callable[[dict], Causes]] = {
     "Pod": validate_pod,
     "Deployment": validate_deployment,
@@ -1435,6 +1564,11 @@ _VALIDATORS: dict[str, Callable[[dict], Causes]] = {
     "PriorityClass": validate_priority_class,
     "StorageClass": validate_storage_class,
     "NetworkPolicy": validate_network_policy,
+    "Role": validate_role,
+    "ClusterRole": validate_cluster_role,
+    "RoleBinding": validate_role_binding,
+    "ClusterRoleBinding": validate_cluster_role_binding,
+    "CustomResourceDefinition": crd.validate,
 }
 
 _UPDATE_VALIDATORS: dict[str, Callable[[dict, dict], Causes]] = {
@@ -1449,4 +1583,7 @@ _UPDATE_VALIDATORS: dict[str, Callable[[dict, dict], Causes]] = {
     "Secret": validate_secret_update,
     "PersistentVolumeClaim": validate_persistent_volume_claim_update,
     "StorageClass": validate_storage_class_update,
+    "RoleBinding": validate_role_binding_update,
+    "ClusterRoleBinding": validate_role_binding_update,
+    "CustomResourceDefinition": crd.validate_update,
 }
