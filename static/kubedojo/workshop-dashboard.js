@@ -141,54 +141,14 @@
     render();
   }
 
-  // Pushed over the workshop's WebSocket; polled slowly while it is down, reconnecting with a growing delay
-  // (the server sends everything again on (re)connect).
-  let socket = null;
-  let pollTimer = null;
-  let retryMs = 1000;
-
-  async function poll() {
-    pollTimer = null;
-    try {
-      const response = await fetch(config.url, { headers: { Accept: "application/json" } });
-      if (response.ok) takeAll(await response.json());
-    } catch (err) {
-      // the next poll catches up
-    }
-    if (!socket) pollTimer = window.setTimeout(poll, config.pollMs);
-  }
-
-  function startPolling() { if (pollTimer === null) pollTimer = window.setTimeout(poll, 0); }
-
-  function stopPolling() {
-    if (pollTimer !== null) { window.clearTimeout(pollTimer); pollTimer = null; }
-  }
-
-  function connect() {
-    let ws;
-    try {
-      ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + config.socketPath);
-    } catch (err) {
-      startPolling();
-      return;
-    }
-    ws.addEventListener("open", () => { socket = ws; retryMs = 1000; stopPolling(); });
-    ws.addEventListener("message", (event) => {
-      let data;
-      try { data = JSON.parse(event.data); } catch (err) { return; }
+  // Pushed over the workshop's WebSocket, polled while it is down (workshop-live.js).
+  window.setInterval(tick, 1000);
+  window.KubeDojoLive({
+    socketPath: config.socketPath, pollUrl: config.url, pollMs: config.pollMs, onPoll: takeAll,
+    onMessage: (data) => {
       if (data.type === "dashboard") takeAll(data);
       else if (data.type === "tile") { view.tiles.set(data.tile.seat, data.tile); render(); }
       else if (data.type === "state") { view.paused = data.paused; view.closed = data.closed; render(); }
-    });
-    ws.addEventListener("close", (event) => {
-      socket = null;
-      startPolling();
-      if (event.code === 4403 || event.code === 4404) return;  // not this instructor's: the poll says so
-      window.setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 30000);
-    });
-  }
-
-  window.setInterval(tick, 1000);
-  if (config.socketPath && "WebSocket" in window) connect(); else startPolling();
+    },
+  });
 })();

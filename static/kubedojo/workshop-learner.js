@@ -73,56 +73,11 @@
     }
   }
 
-  // Changes arrive over the seat's WebSocket (a full progress payload each time). While it is down the page polls
-  // slowly and reconnects with a growing delay; the server sends everything again on (re)connect.
+  // Changes arrive over the seat's WebSocket (a full progress payload each time), polled while it is down.
   const ALIVE_MS = 60000;
-  let socket = null;
-  let pollTimer = null;
-  let retryMs = 1000;
+  let live = null;
 
-  async function poll() {
-    pollTimer = null;
-    try {
-      const response = await fetch(config.progressUrl, { headers: { Accept: "application/json" } });
-      if (response.ok) apply(await response.json());
-    } catch (err) {
-      // offline for a moment: the next poll catches up
-    }
-    if (!socket) pollTimer = window.setTimeout(poll, config.pollMs);
-  }
-
-  function startPolling() { if (pollTimer === null) pollTimer = window.setTimeout(poll, 0); }
-
-  function stopPolling() {
-    if (pollTimer !== null) { window.clearTimeout(pollTimer); pollTimer = null; }
-  }
-
-  function connect() {
-    let ws;
-    try {
-      ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + config.socketPath);
-    } catch (err) {
-      startPolling();
-      return;
-    }
-    ws.addEventListener("open", () => { socket = ws; retryMs = 1000; stopPolling(); });
-    ws.addEventListener("message", (event) => {
-      let data;
-      try { data = JSON.parse(event.data); } catch (err) { return; }
-      if (data.type === "progress") apply(data);
-    });
-    ws.addEventListener("close", (event) => {
-      socket = null;
-      startPolling();
-      if (event.code === 4403 || event.code === 4404) return;  // no seat here: polling says why
-      window.setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 30000);
-    });
-  }
-
-  window.setInterval(() => {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "alive" }));
-  }, ALIVE_MS);
+  window.setInterval(() => { if (live) live.send({ type: "alive" }); }, ALIVE_MS);
 
   dots.forEach((dot) => dot.addEventListener("click", () => {
     followCurrent = Number(dot.dataset.index) === current;
@@ -132,5 +87,8 @@
   document.getElementById("ws-next").addEventListener("click", () => { followCurrent = false; show(shown + 1); });
   document.getElementById("ws-current").addEventListener("click", () => { followCurrent = true; show(current); });
   show(Math.min(current, steps.length - 1));
-  if (config.socketPath && "WebSocket" in window) connect(); else startPolling();
+  live = window.KubeDojoLive({
+    socketPath: config.socketPath, pollUrl: config.progressUrl, pollMs: config.pollMs, onPoll: apply,
+    onMessage: (data) => { if (data.type === "progress") apply(data); },
+  });
 })();
