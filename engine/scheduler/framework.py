@@ -116,9 +116,13 @@ def pod_requests(pod: dict) -> Requests:
         for port in container.get("ports") or []:
             if port.get("hostPort"):
                 ports.append((port.get("hostIP") or "0.0.0.0", port.get("protocol") or "TCP", int(port["hostPort"])))
+    return Requests(total[0], total[1], total[2], total[3], tuple(ports), pod_label_set(pod))
+
+
+def pod_label_set(pod: dict) -> tuple[tuple[str, str], ...] | None:
+    """What spreading counts a pod by: its labels (sorted items), or None while it terminates."""
     meta = pod.get("metadata") or {}
-    labels = None if meta.get("deletionTimestamp") else tuple(sorted((meta.get("labels") or {}).items()))
-    return Requests(total[0], total[1], total[2], total[3], tuple(ports), labels)
+    return None if meta.get("deletionTimestamp") else tuple(sorted((meta.get("labels") or {}).items()))
 
 
 def counts_on_node(pod: dict) -> bool:

@@ -21,6 +21,7 @@ kept for it: other pods of no higher priority see the room as taken.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 from engine import errors
 from engine.apiserver.server import set_condition
@@ -36,6 +37,7 @@ from engine.scheduler.framework import (
     Status,
     counts_on_node,
     fit_error_message,
+    pod_label_set,
     pod_requests,
     preemption_message,
 )
@@ -180,10 +182,13 @@ class Scheduler(Controller):
         if counts_on_node(pod):
             if current == node_name:
                 info = self.nodes.get(node_name)
-                if info is not None and key in info.pods:
-                    requests = pod_requests(pod)
-                    if info.pods[key] != requests:  # relabelled, terminating, resized: keep the totals true
-                        info.add_pod(key, requests)
+                tracked = info.pods.get(key) if info is not None else None
+                if tracked is not None:
+                    # Every status write lands here: only a relabel or a termination changes what is counted
+                    # (requests are immutable), so compare the label set instead of re-parsing the requests.
+                    label_set = pod_label_set(pod)
+                    if tracked.labels != label_set:
+                        info.add_pod(key, replace(tracked, labels=label_set))
                 return False
             freed = self._untrack(key)
             info = self.nodes.get(node_name)
