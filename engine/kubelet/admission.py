@@ -29,8 +29,15 @@ def _admitted(pod: dict, uid: str) -> bool:
     return meta.get("uid") != uid and bool(status.get("startTime")) and status.get("phase") not in ps.TERMINAL
 
 
-def check(pod: dict, node: dict, running: list[dict]) -> tuple[str, str] | None:
-    """(reason, message) if the kubelet must reject `pod` on `node` beside the `running` pods, else None."""
+def cpu_memory(pod: dict) -> tuple[int, int]:
+    """A pod's effective cpu (millicores) and memory (bytes) requests."""
+    req = pod_requests(pod)
+    return req.cpu, req.memory
+
+
+def check(pod: dict, node: dict, running: list[dict], requests_of=cpu_memory) -> tuple[str, str] | None:
+    """(reason, message) if the kubelet must reject `pod` on `node` beside the `running` pods, else None.
+    `requests_of(pod)` gives a pod's (cpu, memory) requests (the kubelet passes a cached one)."""
     pressure = _memory_pressure_refusal(pod, node)
     if pressure is not None:
         return pressure
@@ -38,9 +45,9 @@ def check(pod: dict, node: dict, running: list[dict]) -> tuple[str, str] | None:
     wanted = pod_requests(pod)
     used_cpu = used_memory = 0
     for other in running:
-        req = pod_requests(other)
-        used_cpu += req.cpu
-        used_memory += req.memory
+        cpu, memory = requests_of(other)
+        used_cpu += cpu
+        used_memory += memory
     if len(running) + 1 > info.allowed_pods:
         return "OutOfpods", _insufficient("pods", 1, len(running), info.allowed_pods)
     if wanted.cpu and wanted.cpu > info.allocatable_cpu - used_cpu:
@@ -78,7 +85,7 @@ def _insufficient(resource: str, requested: int, used: int, capacity: int) -> st
 def reject(ctx) -> bool:
     """Run the check for a pod the kubelet is about to accept; on failure write the Failed status and Event."""
     running = [p for p in ctx.kubelet.sim.cache.pods_on_node(ctx.node_name) if _admitted(p, ctx.uid)]
-    verdict = check(ctx.pod, ctx.node, running)
+    verdict = check(ctx.pod, ctx.node, running, ctx.kubelet.pod_cpu_memory)
     if verdict is None:
         return False
     reason, message = verdict

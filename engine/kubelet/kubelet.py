@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from engine import errors
 from engine.clock import Timer, format_rfc3339, parse_rfc3339
 from engine.controllers.base import Controller, Key
-from engine.kubelet import eviction, filesystem, podstatus, profiles, stages
+from engine.kubelet import admission, eviction, filesystem, podstatus, profiles, stages
 from engine.kubelet import images as catalog
 from engine.kubelet.nodes import (
     HEALTHY_CONDITIONS,
@@ -101,6 +101,10 @@ class KubeletManager(Controller):
         self.node_states: dict[str, NodeState] = {}
         self._seen: set[str] = set()  # pod uids looked at since start
         self._uids: dict[tuple[str, str], str] = {}
+        # pod -> resourceVersion of this kubelet's last status write to it. That write comes back as a change;
+        # the sync that wrote it has already run every stage due and armed the next timer, so syncing again on
+        # it would find nothing to do (a third of all pod syncs while pods start).
+        self._written: dict[tuple[str, str], str] = {}
         # Caches a real kubelet also keeps only in memory (lost on restart, and redone then).
         self.sandboxes: dict[str, str] = {}  # pod uid -> pod IP not yet written
         self.pulls: dict[tuple[str, str], Pull] = {}
@@ -108,6 +112,9 @@ class KubeletManager(Controller):
         self.killed: dict[str, float] = {}
         self.stopped: dict[str, float] = {}
         self.marks: dict[tuple[str, str], float] = {}
+        # Admission adds up the requests of every pod already on the node, for each pod it admits: parsed once
+        # per pod (and spec generation) instead of once per admission.
+        self.requests: dict[str, tuple[object, tuple[int, int]]] = {}
 
     # --- wiring ------------------------------------------------------------------------------
     def handle(self, change: Change) -> None:
@@ -118,6 +125,7 @@ class KubeletManager(Controller):
             old_uid = self._uids.get((change.namespace, change.name))
             if old_uid and old_uid != uid:
                 self._forget(old_uid)
+            own_write = self._written.pop((change.namespace, change.name), None)
             if change.type == DELETED:
                 self._forget(uid)
                 self._uids.pop((change.namespace, change.name), None)
@@ -125,7 +133,8 @@ class KubeletManager(Controller):
                 return
             if (obj.get("spec") or {}).get("nodeName"):
                 self._uids[(change.namespace, change.name)] = uid
-                self.enqueue(*key)
+                if own_write is None or own_write != obj["metadata"].get("resourceVersion"):
+                    self.enqueue(*key)
         elif change.kind == "Node":
             key = ("Node", "", change.name)
             if change.type == DELETED:
@@ -171,6 +180,7 @@ class KubeletManager(Controller):
         self.sandboxes.pop(uid, None)
         self.killed.pop(uid, None)
         self.stopped.pop(uid, None)
+        self.requests.pop(uid, None)
         self._seen.discard(uid)
         for cache in (self.pulls, self.image_backoff, self.marks):
             for k in [k for k in cache if k[0] == uid]:
@@ -206,6 +216,7 @@ class KubeletManager(Controller):
         client = self.sim.client(self.component, ctx.node_name)
         if status != (ctx.pod.get("status") or {}):
             pod = client.update_status({**ctx.pod, "status": status})
+            self._written[(ctx.meta.get("namespace", ""), ctx.meta["name"])] = pod["metadata"].get("resourceVersion")
         for event_type, reason, message, path in ctx.events:
             self.sim.events.record(pod, event_type, reason, message, "kubelet", ctx.node_name, path)
         if ctx.deleted:
@@ -234,13 +245,28 @@ class KubeletManager(Controller):
         if pod["spec"].get("hostNetwork"):
             return internal_ip(node)
         state = self.node_state(node)
-        used = {p.get("status", {}).get("podIP") for p in self.sim.cache.pods_on_node(state.name)}
-        used |= set(self.sandboxes.values())
+        # Addresses taken on this node: written ones, and sandboxes whose IP is not in the status yet. Only this
+        # node's pods can hold an address from its CIDR, so the cluster's other sandboxes are not looked at.
+        used = set()
+        for other in self.sim.cache.pods_on_node(state.name):
+            ip = (other.get("status") or {}).get("podIP") or self.sandboxes.get(other["metadata"].get("uid", ""))
+            if ip:
+                used.add(ip)
         if state.network is None:
             cidr = (node.get("spec") or {}).get("podCIDR") or pod_cidr(0)
             state.network = PodNetwork(cidr)
-            state.network.resume_after({ip for ip in used if ip})
-        return state.network.allocate({ip for ip in used if ip})
+            state.network.resume_after(used)
+        return state.network.allocate(used)
+
+    def pod_cpu_memory(self, pod: dict) -> tuple[int, int]:
+        """admission.cpu_memory, cached per pod uid while its generation (its spec) stays the same."""
+        uid, generation = pod["metadata"].get("uid", ""), pod["metadata"].get("generation")
+        cached = self.requests.get(uid)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        requests = admission.cpu_memory(pod)
+        self.requests[uid] = (generation, requests)
+        return requests
 
     # --- images ---------------------------------------------------------------------------------
     def node_state(self, node: dict) -> NodeState:

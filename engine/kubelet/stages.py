@@ -55,13 +55,19 @@ class Stage:
     summary: str
     select: Callable[[PodContext], Iterable[Target]]
     act: Callable[[PodContext, Target], None]
+    # True: selects only pods being deleted; False: only pods that are not; None: either. Whether a pod is being
+    # deleted cannot change within one run, so `run` leaves out the stages that cannot select it.
+    deleting: bool | None = None
 
 
 def run(ctx, stages: list[Stage], limit: int = 64) -> float | None:
     """Apply every due stage (earliest first, list order breaking ties); return when the next is due, or None."""
+    deleting = ctx.deleting
+    candidates = [(order, stage) for order, stage in enumerate(stages)
+                  if stage.deleting is None or stage.deleting == deleting]
     for _ in range(limit):
         best = None
-        for order, stage in enumerate(stages):
+        for order, stage in candidates:
             for target in stage.select(ctx):
                 if best is None or (target.due, order) < (best[0].due, best[1]):
                     best = (target, order, stage)
@@ -90,6 +96,10 @@ class PodContext:
         self.spec = pod.get("spec") or {}
         self.uid = self.meta.get("uid", "")
         self.status = copy_json(pod.get("status") or {})
+        # The containers, looked up by most stages on every pass (the spec does not change during a sync).
+        self._init_containers = list(self.spec.get("initContainers") or [])
+        self._app_containers = list(self.spec.get("containers") or [])
+        self._all = [(c, True) for c in self._init_containers] + [(c, False) for c in self._app_containers]
         self.now = kubelet.sim.clock.now()
         self.profile = kubelet.profile
         self.events: list[tuple[str, str, str, str]] = []
@@ -108,7 +118,7 @@ class PodContext:
         return bool(self.meta.get("deletionTimestamp"))
 
     def containers(self, init: bool) -> list[dict]:
-        return list(self.spec.get("initContainers" if init else "containers") or [])
+        return self._init_containers if init else self._app_containers
 
     def statuses(self, init: bool) -> list[dict]:
         return self.status.setdefault("initContainerStatuses" if init else "containerStatuses", [])
@@ -122,11 +132,8 @@ class PodContext:
     def container(self, name: str, init: bool) -> dict:
         return next(c for c in self.containers(init) if c.get("name") == name)
 
-    def all_containers(self) -> Iterable[tuple[dict, bool]]:
-        for c in self.containers(True):
-            yield c, True
-        for c in self.containers(False):
-            yield c, False
+    def all_containers(self) -> list[tuple[dict, bool]]:
+        return self._all
 
     @property
     def sandbox_ready(self) -> bool:
@@ -598,23 +605,28 @@ def act_probe(ctx: PodContext, target: Target) -> None:
 # --- the lifecycle, in order (ties go to the earlier stage) -------------------------------------------
 POD_STAGES: list[Stage] = [
     Stage("kill", "deletionTimestamp set: send SIGTERM to every running container (Event Killing)",
-          select_kill, act_kill),
+          select_kill, act_kill, deleting=True),
     Stage("stop", "containers exited after SIGTERM (or were killed at the grace period); phase not yet terminal",
-          select_stop, act_stop),
-    Stage("terminal", "pod worker done: phase Succeeded or Failed", select_terminal, act_terminal),
-    Stage("remove", "every container stopped: delete the pod for good (grace period 0)", select_remove, act_remove),
+          select_stop, act_stop, deleting=True),
+    Stage("terminal", "pod worker done: phase Succeeded or Failed", select_terminal, act_terminal, deleting=True),
+    Stage("remove", "every container stopped: delete the pod for good (grace period 0)", select_remove, act_remove,
+          deleting=True),
     Stage("accept", "bound to this node: status ContainerCreating (or Init:0/n), hostIP, startTime",
-          select_accept, act_accept),
-    Stage("sandbox", "pod sandbox and network ready: a pod IP from the node's pod CIDR", select_sandbox, act_sandbox),
+          select_accept, act_accept, deleting=False),
+    Stage("sandbox", "pod sandbox and network ready: a pod IP from the node's pod CIDR", select_sandbox, act_sandbox,
+          deleting=False),
     Stage("pull", "the next container's image: already present, or Pulling (after a back-off if it failed)",
-          select_pull, act_pull),
-    Stage("pulled", "image pull done: Pulled, or Failed -> ErrImagePull", select_pulled, act_pulled),
+          select_pull, act_pull, deleting=False),
+    Stage("pulled", "image pull done: Pulled, or Failed -> ErrImagePull", select_pulled, act_pulled, deleting=False),
     Stage("image-backoff", "ErrImagePull -> ImagePullBackOff until the back-off ends", select_image_backoff,
-          act_image_backoff),
-    Stage("start", "image ready: Created, Started -> running", select_start, act_start),
+          act_image_backoff, deleting=False),
+    Stage("start", "image ready: Created, Started -> running", select_start, act_start, deleting=False),
     Stage("probe", "probes ran: Unhealthy Events, started/ready, a failed liveness probe kills the container",
           select_probe, act_probe),
-    Stage("exit", "the container's program ended: Completed, Error or OOMKilled", select_exit, act_exit),
-    Stage("backoff", "a restart must wait: CrashLoopBackOff (Event BackOff)", select_backoff, act_backoff),
-    Stage("restart", "back-off over: the container runs again, restartCount + 1", select_restart, act_restart),
+    Stage("exit", "the container's program ended: Completed, Error or OOMKilled", select_exit, act_exit,
+          deleting=False),
+    Stage("backoff", "a restart must wait: CrashLoopBackOff (Event BackOff)", select_backoff, act_backoff,
+          deleting=False),
+    Stage("restart", "back-off over: the container runs again, restartCount + 1", select_restart, act_restart,
+          deleting=False),
 ]

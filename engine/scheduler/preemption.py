@@ -73,6 +73,7 @@ def clone_node(node: NodeInfo) -> NodeInfo:
     copy.used_ports = dict(node.used_ports)
     copy.label_sets = dict(node.label_sets)
     copy.index = None  # what a copy takes off must not leave the scheduler's index
+    copy.memo = {}
     return copy
 
 

@@ -32,6 +32,7 @@ from engine.scheduler.framework import (
     CycleState,
     LabelSetIndex,
     NodeInfo,
+    Plugin,
     PodInfo,
     Requests,
     Status,
@@ -99,10 +100,13 @@ class Scheduler(Controller):
         self.nodes: dict[str, NodeInfo] = {}
         self.label_index = LabelSetIndex()  # every node's pods by label set (PodTopologySpread counts)
         self._order: list[str] | None = None  # node names in a stable order, rebuilt when nodes come and go
+        self._order_infos: list[NodeInfo] = []  # their NodeInfos in the same order (each node keeps its NodeInfo)
         self._next_start = 0
         self._assigned: dict[NsName, str] = {}
         self._relevant: dict[str, tuple] = {}
         self.image_spread: dict[str, int] = {}  # image name -> nodes that have it (ImageLocality)
+        # image name -> the largest size any node has reported for it (never lowered: ImageLocality's upper bound)
+        self.image_max_size: dict[str, int] = {}
         self.unschedulable: dict[NsName, tuple[float, int]] = {}  # pod -> (since, generation)
         self._attempts: dict[NsName, int] = {}
         self._backoff_until: dict[NsName, float] = {}
@@ -121,6 +125,7 @@ class Scheduler(Controller):
         self._assigned.clear()
         self._relevant.clear()
         self.image_spread.clear()
+        self.image_max_size.clear()
         self.affinity_pods.clear()
         self.nominated.clear()
         self._nominated_at.clear()
@@ -158,12 +163,15 @@ class Scheduler(Controller):
         return changed
 
     def _spread(self, info: NodeInfo, delta: int) -> None:
-        for image in info.images:
+        largest = self.image_max_size
+        for image, size in info.images.items():
             left = self.image_spread.get(image, 0) + delta
             if left > 0:
                 self.image_spread[image] = left
             else:
                 self.image_spread.pop(image, None)
+            if size > largest.get(image, 0):
+                largest[image] = size
 
     def _drop_node(self, name: str) -> None:
         info = self.nodes.pop(name, None)
@@ -241,6 +249,7 @@ class Scheduler(Controller):
     def node_order(self) -> list[str]:
         if self._order is None:
             self._order = sorted(self.nodes)
+            self._order_infos = [self.nodes[name] for name in self._order]
         return self._order
 
     # --- wiring ---------------------------------------------------------------------------
@@ -375,19 +384,8 @@ class Scheduler(Controller):
             if all(plugin.filter(state, info, view).ok for plugin in filters):
                 feasible.append(node)
                 processed = 1
-        for i in range(0 if feasible else total):
-            node = self.nodes[order[(start + i) % total]]
-            view = self._with_nominated(node, pod, nskey) if nominated and node.name in nominated else node
-            processed += 1
-            for plugin in filters:
-                status = plugin.filter(state, info, view)
-                if not status.ok:
-                    rejected[node.name] = status
-                    break
-            else:
-                feasible.append(node)
-                if len(feasible) >= wanted:
-                    break
+        if not feasible:
+            processed = self._filter_window(state, info, filters, order, start, wanted, feasible, rejected)
         if not (target and processed == 1 and feasible and feasible[0].name == target):
             self._next_start = (start + processed) % total if total else 0
         if not feasible:
@@ -404,21 +402,73 @@ class Scheduler(Controller):
         self._bind(pod, nskey, chosen, info)
         return chosen
 
+    def _filter_window(self, state: CycleState, info: PodInfo, filters: list, order: list[str], start: int,
+                       wanted: int, feasible: list[NodeInfo], rejected: dict[str, Status]) -> int:
+        """Filter nodes round-robin from `start` until `wanted` are feasible or every node was looked at; returns
+        how many were looked at. Each chunk holds as many nodes as are still wanted, so no node past the last
+        feasible one needed is filtered (as the node-by-node loop stops there); each filter sees a chunk at once
+        (`Plugin.filter_nodes`) and only the nodes the earlier filters let through. A node's verdict is still its
+        first filter's rejection, and `rejected` is filled in node order."""
+        total = len(order)
+        infos = self._order_infos
+        rotated = infos[start:] + infos[:start] if start else infos
+        nominated, pod = self.nominated, info.pod
+        nskey = (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
+        processed = 0
+        while processed < total and len(feasible) < wanted:
+            chunk = rotated[processed:processed + wanted - len(feasible)]
+            processed += len(chunk)
+            views = chunk
+            if nominated:  # nodes where others are nominated: filtered with the room those pods will take
+                views = [self._with_nominated(n, pod, nskey) if n.name in nominated else n for n in chunk]
+            passing: list[int] | None = None  # positions in `chunk` no filter rejected yet (None: all of them)
+            verdicts: dict[int, Status] = {}
+            for plugin in filters:
+                subset = views if passing is None else [views[i] for i in passing]
+                failed = plugin.filter_nodes(state, info, subset)
+                if failed:
+                    if passing is None:
+                        passing = list(range(len(chunk)))
+                    for j, status in failed.items():
+                        verdicts[passing[j]] = status
+                    passing = [i for j, i in enumerate(passing) if j not in failed]
+                    if not passing:
+                        break
+            for i in sorted(verdicts):
+                rejected[chunk[i].name] = verdicts[i]
+            feasible.extend(chunk if passing is None else [chunk[i] for i in passing])
+        return processed
+
     def _score(self, state: CycleState, info: PodInfo, feasible: list[NodeInfo]):
-        totals = {n.name: 0 for n in feasible}
-        scores: dict[str, dict[str, int]] = {}
+        """Each plugin's scores (normalised, unweighted) and the weighted totals by node name. The decisions of the
+        last 500 pods are kept, so a plugin's scores are kept compact: a list in the order of `feasible` (and of
+        the totals), or one number when its PreScore said SKIP and every node scored the same; `explain` spreads
+        them over the nodes."""
+        names = [n.name for n in feasible]
+        scores: dict[str, list[int] | int] = {}
         if len(feasible) == 1:
-            return scores, totals  # nothing to compare: kube-scheduler skips scoring too
+            return scores, {names[0]: 0}  # nothing to compare: kube-scheduler skips scoring too
+        base = 0  # what the skipped plugins add to every node
+        sums: list[int] | None = None
         for plugin, weight in self.scorers:
             if plugin.pre_score(state, info, feasible).code is Code.SKIP:
-                raw = dict.fromkeys(totals, plugin.skip_score)
+                raw = plugin.skip_score
+                base += plugin.skip_score * weight
             else:
-                score = plugin.score
-                raw = {n.name: score(state, info, n) for n in feasible}
-                plugin.normalize(state, info, raw)
-            for name, value in raw.items():
-                totals[name] += value * weight
+                raw = plugin.score_nodes(state, info, feasible)
+                if type(plugin).normalize is not Plugin.normalize:  # it rescales a dict by node name, in place
+                    by_name = dict(zip(names, raw, strict=True))
+                    plugin.normalize(state, info, by_name)
+                    raw = list(by_name.values())
+                if sums is None:
+                    sums = [value * weight for value in raw]
+                elif weight == 1:
+                    sums = [total + value for total, value in zip(sums, raw, strict=True)]
+                else:
+                    sums = [total + value * weight for total, value in zip(sums, raw, strict=True)]
             scores[plugin.name] = raw
+        totals = dict.fromkeys(names, base) if sums is None else {
+            name: total + base for name, total in zip(names, sums, strict=True)}
         return scores, totals
 
     def _bind(self, pod: dict, nskey: NsName, node: str, info: PodInfo) -> None:
@@ -481,10 +531,11 @@ class Scheduler(Controller):
 
     # --- explanations, for the UI ----------------------------------------------------------------
     def _explain(self, nskey: NsName, pod: dict, result: str, chosen: str | None, message: str, total: int,
-                 processed: int, rejected: dict[str, Status], scores: dict[str, dict[str, int]],
+                 processed: int, rejected: dict[str, Status], scores: dict[str, list[int] | int],
                  totals: dict[str, int]) -> None:
         """Keep the decision as plain data: per rejected node the failing filter, per plugin the normalised
-        score of every feasible node (multiply by `weights` for its share of `totals`)."""
+        score of every feasible node in the order of `totals`, or one number when all scored the same (multiply by
+        `weights` for its share of `totals`)."""
         self.explanations[nskey] = {
             "pod": f"{nskey[0]}/{nskey[1]}",
             "uid": pod["metadata"].get("uid", ""),
@@ -514,10 +565,10 @@ class Scheduler(Controller):
         weights = decision["weights"]
         nodes: dict[str, dict] = {name: {"filter": verdict, "scores": {}, "total": None}
                                   for name, verdict in decision["filters"].items()}
-        for name, total in decision["totals"].items():
-            nodes[name] = {"filter": None, "total": total,
-                           "scores": {plugin: by_node[name] * weights[plugin]
-                                      for plugin, by_node in decision["scores"].items()}}
+        for i, (name, total) in enumerate(decision["totals"].items()):
+            nodes[name] = {"filter": None, "total": total, "scores": {
+                plugin: (by_node[i] if isinstance(by_node, list) else by_node) * weights[plugin]
+                for plugin, by_node in decision["scores"].items()}}
         view = {k: v for k, v in decision.items() if k not in ("filters", "scores", "totals")}
         view["weights"] = dict(weights)
         view["nodes"] = nodes

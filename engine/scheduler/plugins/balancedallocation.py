@@ -25,6 +25,27 @@ class BalancedAllocation(Plugin):
         memory = (node.requested_memory + pod.requests.memory) / node.allocatable_memory
         return balance(cpu, memory)
 
+    def score_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        # `score` and `balance` inlined (the same float operations in the same order, so the same integers), kept
+        # in each node's memo.
+        pod_cpu, pod_memory = pod.requests.cpu, pod.requests.memory
+        key = (NAME, pod_cpu, pod_memory)
+        scores = []
+        for node in nodes:
+            score = node.memo.get(key)
+            if score is None:
+                capacity_cpu, capacity_memory = node.allocatable_cpu, node.allocatable_memory
+                if capacity_cpu <= 0 or capacity_memory <= 0:
+                    score = 0
+                else:
+                    cpu = (node.requested_cpu + pod_cpu) / capacity_cpu
+                    memory = (node.requested_memory + pod_memory) / capacity_memory
+                    cpu, memory = min(cpu, 1.0), min(memory, 1.0)
+                    score = int((1 - abs(cpu - memory) / 2) * MAX_NODE_SCORE)
+                node.memo[key] = score
+            scores.append(score)
+        return scores
+
 
 def new(handle=None) -> Plugin:
     return BalancedAllocation(handle)

@@ -44,6 +44,41 @@ class NodeResourcesFit(Plugin):
         memory = least_allocated(node.nonzero_memory + pod.requests.nonzero_memory, node.allocatable_memory)
         return (cpu + memory) // 2
 
+    def filter_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> dict[int, Status]:
+        # `insufficient`'s three tests inlined, their verdict kept in each node's memo; `filter` words the reasons
+        # of the few nodes that fail.
+        cpu, memory = pod.requests.cpu, pod.requests.memory
+        key = (NAME + "/filter", cpu, memory)
+        rejected = {}
+        for i, node in enumerate(nodes):
+            fails = node.memo.get(key)
+            if fails is None:
+                fails = node.memo[key] = (
+                    len(node.pods) >= node.allowed_pods
+                    or (cpu > 0 and cpu > node.allocatable_cpu - node.requested_cpu)
+                    or (memory > 0 and memory > node.allocatable_memory - node.requested_memory))
+            if fails:
+                rejected[i] = self.filter(state, pod, node)
+        return rejected
+
+    def score_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        # `score` with `least_allocated` inlined (same integer arithmetic), kept in each node's memo.
+        pod_cpu, pod_memory = pod.requests.nonzero_cpu, pod.requests.nonzero_memory
+        key = (NAME, pod_cpu, pod_memory)
+        scores = []
+        for node in nodes:
+            score = node.memo.get(key)
+            if score is None:
+                capacity, requested = node.allocatable_cpu, node.nonzero_cpu + pod_cpu
+                cpu = ((capacity - requested) * MAX_NODE_SCORE // capacity if capacity > 0 and requested <= capacity
+                       else 0)
+                capacity, requested = node.allocatable_memory, node.nonzero_memory + pod_memory
+                memory = ((capacity - requested) * MAX_NODE_SCORE // capacity if capacity > 0 and requested <= capacity
+                          else 0)
+                score = node.memo[key] = (cpu + memory) // 2
+            scores.append(score)
+        return scores
+
 
 def new(handle=None) -> Plugin:
     return NodeResourcesFit(handle)

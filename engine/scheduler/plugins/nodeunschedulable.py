@@ -20,6 +20,11 @@ class NodeUnschedulable(Plugin):
     def filter(self, state, pod: PodInfo, node: NodeInfo) -> Status:
         return SUCCESS if fits(pod.tolerations, node) else unresolvable(NAME, ERR_REASON)
 
+    def filter_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> dict[int, Status]:
+        if tolerated(pod.tolerations, UNSCHEDULABLE_TAINT):
+            return {}
+        return {i: unresolvable(NAME, ERR_REASON) for i, node in enumerate(nodes) if node.unschedulable}
+
 
 def new(handle=None) -> Plugin:
     return NodeUnschedulable(handle)

@@ -43,6 +43,11 @@ class TaintToleration(Plugin):
             return SUCCESS
         return unresolvable(NAME, f"node(s) had untolerated taint {taint_text(taint)}")
 
+    def filter_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> dict[int, Status]:
+        # Most nodes have no taints: only those with some are looked at closely.
+        return {i: status for i, node in enumerate(nodes)
+                if node.taints and (status := self.filter(state, pod, node)) is not SUCCESS}
+
     skip_score = MAX_NODE_SCORE
 
     def pre_score(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
