@@ -91,14 +91,20 @@ def unpaced(sim, step: float, duration: float, on_tick=None) -> dict:
 
 # --- part 1 -------------------------------------------------------------------------------------
 
-def big_cluster(nodes: int, pods: int, per_deployment: int, duration: float, budget: float) -> dict:
+def big_cluster(nodes: int, pods: int, per_deployment: int, duration: float, budget: float,
+                pinned: bool = False) -> dict:
+    if pinned:  # one Deployment per node, its template bound there: the same pods per node, no scheduling
+        per_deployment = max(1, math.ceil(pods / nodes))
     deployments = max(1, math.ceil(pods / per_deployment))
     t0 = time.perf_counter()
     sim = engine_cluster(nodes, profile="realistic")
     sim.tick()
     for i in range(deployments):
         replicas = min(per_deployment, pods - i * per_deployment)
-        sim.api.create(deployment_manifest(f"app-{i:04d}", replicas))
+        manifest = deployment_manifest(f"app-{i:04d}", replicas)
+        if pinned:
+            manifest["spec"]["template"]["spec"]["nodeName"] = f"node-{i % nodes + 1}"
+        sim.api.create(manifest)
     waited = 0.0
     running = 0
     ticks = 0
@@ -179,6 +185,9 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=30_000)
     parser.add_argument("--per-deployment", type=int, default=100, help="replicas per Deployment")
     parser.add_argument("--duration", type=float, default=60.0, help="wall seconds of the 1x steady state")
+    parser.add_argument("--pinned", action="store_true",
+                        help="one Deployment per node with spec.nodeName in its template (pods/nodes replicas each): "
+                             "the same cluster without the scheduler, to measure the rest at full size")
     parser.add_argument("--setup-budget", type=float, default=300.0,
                         help="wall seconds allowed for bringing the pods up (checked between ticks)")
     parser.add_argument("--speed", type=float, default=100.0, help="the workshop cluster's speed factor")
@@ -187,7 +196,9 @@ def main() -> None:
     header("engine scale")
     if args.part in ("all", "big"):
         print(f"-- {args.nodes} nodes, {args.pods} pods at 1x for {args.duration:.0f} wall seconds")
-        r = big_cluster(args.nodes, args.pods, args.per_deployment, args.duration, args.setup_budget)
+        if args.pinned:
+            print("   (pinned: one Deployment per node, bound through spec.nodeName; the scheduler does not run)")
+        r = big_cluster(args.nodes, args.pods, args.per_deployment, args.duration, args.setup_budget, args.pinned)
         virtual_ratio = r["virtual"] / r["wall"]
         p99 = percentile(r["durations"], 99)
         keeps_up = r["busy"] < 1.0 and p99 < TICK and virtual_ratio > 0.99 and r["running"] >= args.pods

@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 # 2026-01-01T00:00:00Z: a fixed epoch makes fresh clusters deterministic.
 DEFAULT_START = 1767225600.0
@@ -92,7 +93,14 @@ class VirtualClock:
 
 
 def format_rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(int(ts), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(int(ts))
+
+
+@lru_cache(maxsize=1024)
+def _format_second(second: int) -> str:
+    # Cached: the objects written in one second (a big cluster writes thousands) share one string instead of
+    # each holding its own copy, and strftime runs once per second instead of once per write.
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_rfc3339(text: str | None) -> float | None:

@@ -37,7 +37,7 @@ class Informer:
     # --- feeding --------------------------------------------------------------------
     def resync(self) -> list[Change]:
         """Reload everything; returns synthetic changes so handlers see every object once."""
-        objects, revision = self.store.list()
+        objects, revision = self.store.snapshot()
         self._by_kind.clear()
         self._pods_by_node.clear()
         self._controlled.clear()
@@ -52,7 +52,7 @@ class Informer:
     def poll(self) -> list[Change]:
         """Apply the changes committed since the last poll and return the ones that were news to us."""
         try:
-            changes = self.store.changes_since(self.revision)
+            changes = self.store.changes_for_cache(self.revision)
         except errors.ApiError as exc:
             if exc.code == 410:
                 return self.resync()
@@ -74,6 +74,10 @@ class Informer:
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         current = self._by_kind.get(kind, {}).get(key)
         if current is not None and _rv(current) >= change.revision and change.type != DELETED:
+            if _rv(current) == change.revision and current is not obj and change.revision:
+                # Our own write, seen through `observe`: hold the store's copy instead (a MemoryStore shares it
+                # with the cache), and let the writer's copy go.
+                self._put(obj)
             return True  # already seen through `observe`; still news to the handlers
         if change.type == DELETED:
             if current is not None and _rv(current) > change.revision:
@@ -87,13 +91,17 @@ class Informer:
         kind = obj["kind"]
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         old = self._by_kind.get(kind, {}).get(key)
-        if old is not None:
-            self._unindex_owner(kind, key, old)
         if kind == "Pod":
             if old is not None:
                 self._pods_by_node.get(old["spec"].get("nodeName") or "", {}).pop(key, None)
             self._pods_by_node.setdefault(obj.get("spec", {}).get("nodeName") or "", {})[key] = obj
         self._by_kind.setdefault(kind, {})[key] = obj
+        if old is not None and self._controller_uid(old) == self._controller_uid(obj):
+            # Same controller: replace the entry in place (an update does not move it to the end of the index).
+            self._index_owner(kind, key, obj)
+            return
+        if old is not None:
+            self._unindex_owner(kind, key, old)
         self._index_owner(kind, key, obj)
 
     def _drop(self, kind: str, key: NsName) -> None:
@@ -146,6 +154,16 @@ class Informer:
         owned = [obj for (k, ns, _), obj in (self._controlled.get(owner_uid) or {}).items()
                  if k == kind and ns == namespace]
         return owned + list((self._orphans.get((kind, namespace)) or {}).values())
+
+    def controlled_by(self, kind: str, namespace: str, owner_uid: str) -> list[dict]:
+        """The objects of `kind` in `namespace` whose controller (ownerReference with controller: true) has
+        `owner_uid`, in the order they came under it: an index lookup instead of a scan of every object."""
+        return [obj for (k, ns, _), obj in (self._controlled.get(owner_uid) or {}).items()
+                if k == kind and ns == namespace]
+
+    def nodes_with_pods(self) -> list[str]:
+        """The names of the nodes that pods are bound to ("" for the unscheduled ones, when there are any)."""
+        return [node for node, pods in self._pods_by_node.items() if pods]
 
     def pods_on_node(self, node: str) -> list[dict]:
         return list(self._pods_by_node.get(node, {}).values())

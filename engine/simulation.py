@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # A controller pass re-reads everything this often (virtual seconds): lost nudges do no harm.
 RESYNC_SECONDS = 30.0
+# Most keys a periodic resync hands each controller per tick: a big cluster's resync (hundreds of Deployments,
+# a thousand nodes) is worked through over a few ticks instead of stalling one; a small cluster's fits in one.
+RESYNC_KEYS_PER_TICK = 50
 # Rounds of (take in changes, run queues) per tick before the rest waits for the next tick.
 MAX_ROUNDS_PER_TICK = 20
 
@@ -63,7 +66,7 @@ class Client:
         self.sim = sim
         self.component = component
         self.node = node
-        self.ctx = RequestContext(user=f"system:{component}", field_manager=component)
+        self.ctx = RequestContext(user=f"system:{component}", field_manager=component, typed=True)
 
     def _note(self, action: str, obj: dict, detail: str = "") -> None:
         meta = obj["metadata"]
@@ -126,12 +129,12 @@ class Simulation:
         self.events = EventRecorder(self)
         self._activities: list[Activity] = []
         self._started = False
-        self._last_resync = self.clock.now()
         if controllers is None:
             from engine.controllers import default_controllers
 
             controllers = default_controllers()
         self.controllers: list[Controller] = [cls(self) for cls in controllers]
+        self._last_resync = self.clock.now()
 
     def controller(self, name: str) -> Controller:
         return next(c for c in self.controllers if c.name == name)
@@ -163,7 +166,11 @@ class Simulation:
             if self.clock.now() - self._last_resync >= RESYNC_SECONDS:
                 self._last_resync = self.clock.now()
                 for c in self.controllers:
-                    c.resync()
+                    # What the resync enqueues waits in the queue's resync backlog, released a batch per tick.
+                    with c.queue.deferring():
+                        c.resync()
+            for c in self.controllers:
+                c.queue.release_deferred(RESYNC_KEYS_PER_TICK)
             for callback in self.clock.pop_due():
                 callback()
             for _ in range(MAX_ROUNDS_PER_TICK):

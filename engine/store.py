@@ -106,6 +106,16 @@ class Store(ABC):
     @abstractmethod
     def atomic(self) -> contextlib.AbstractContextManager: ...
 
+    # --- the informer's reads: objects it promises never to change ------------------------------
+    def snapshot(self) -> tuple[list[dict], int]:
+        """Every object and the revision, for the informer cache, which never changes what it holds.
+        A store that keeps its objects in memory may share them instead of copying (MemoryStore does)."""
+        return self.list()
+
+    def changes_for_cache(self, revision: int) -> list[Change]:
+        """`changes_since` for the informer cache (read-only objects, which a store may share)."""
+        return self.changes_since(revision)
+
 
 class BaseStore(Store):
     """Store semantics on top of five primitives an implementation provides."""
@@ -152,7 +162,10 @@ class BaseStore(Store):
         return copy_json(found) if found is not None else None
 
     # --- writes ---------------------------------------------------------------------
-    def create(self, obj: dict) -> dict:
+    # `own`: the caller hands `obj` over and keeps no reference to it (the apiserver's private copy), so it is
+    # stored without another copy. `share`: the caller only reads the result (the simulation's controllers,
+    # whose informer cache holds it), so the stored object itself comes back instead of a copy.
+    def create(self, obj: dict, *, own: bool = False, share: bool = False) -> dict:
         kind, namespace, name = key_of(obj)
         info = self._kind_info(kind)
         if not name:
@@ -170,7 +183,7 @@ class BaseStore(Store):
         with self.atomic():
             if self._read((kind, namespace, name)) is not None:
                 raise errors.already_exists(info.plural, name, info.group)
-            stored = copy_json(obj)
+            stored = obj if own else copy_json(obj)
             stored["apiVersion"] = info.api_version
             meta = stored["metadata"]
             meta.setdefault("uid", str(uuid.uuid4()))
@@ -181,9 +194,9 @@ class BaseStore(Store):
             revision = self._next_revision()
             meta["resourceVersion"] = str(revision)
             self._write((kind, namespace, name), stored, revision, ADDED)
-        return copy_json(stored)
+        return stored if share else copy_json(stored)
 
-    def update(self, obj: dict) -> dict:
+    def update(self, obj: dict, *, own: bool = False, share: bool = False) -> dict:
         kind, namespace, name = key_of(obj)
         info = self._kind_info(kind)
         key = (kind, namespace if info.namespaced else "", name)
@@ -195,7 +208,7 @@ class BaseStore(Store):
             wanted_rv = (obj.get("metadata") or {}).get("resourceVersion")
             if wanted_rv and wanted_rv != cur_meta["resourceVersion"]:
                 raise errors.conflict(info.plural, name, info.group)
-            new = copy_json(obj)
+            new = obj if own else copy_json(obj)
             new["apiVersion"] = info.api_version
             meta = new["metadata"]
             # What the server owns cannot be changed by an update.
@@ -209,15 +222,15 @@ class BaseStore(Store):
                     meta["deletionGracePeriodSeconds"] = cur_meta["deletionGracePeriodSeconds"]
             if _spec_part(new) != _spec_part(current):
                 meta["generation"] = cur_meta["generation"] + 1
-            if new == current:
-                return copy_json(current)  # a no-op update keeps its resourceVersion, as in Kubernetes
+            if new == current:  # a no-op update keeps its resourceVersion, as in Kubernetes
+                return current if share else copy_json(current)
             revision = self._next_revision()
             meta["resourceVersion"] = str(revision)
             if meta.get("deletionTimestamp") and _held(current) and not _held(new):
                 self._remove(key, new, revision)
             else:
                 self._write(key, new, revision, MODIFIED)
-        return copy_json(new)
+        return new if share else copy_json(new)
 
     def update_deletion(self, obj: dict, deletion_timestamp: str, grace_seconds: int) -> dict:
         """Start a graceful deletion (server-internal: clients cannot set these fields by update)."""
@@ -283,15 +296,18 @@ class MemoryStore(BaseStore):
     def _read(self, key: Key) -> dict | None:
         return self._objects.get(key)
 
+    # A stored object is never changed after `_write` (BaseStore writes a new copy each time), so the change log
+    # and the informer cache share it instead of holding copies: one copy of each object per cluster, not three.
+    # Callers of get/list/changes_since still get copies of their own.
     def _write(self, key: Key, obj: dict, revision: int, change_type: str) -> None:
         self._objects[key] = obj
         self._by_kind.setdefault(key[0], {})[key] = obj
-        self._log(Change(revision, change_type, copy_json(obj)))
+        self._log(Change(revision, change_type, obj))
 
     def _remove(self, key: Key, obj: dict, revision: int) -> None:
         self._objects.pop(key, None)
         self._by_kind.get(key[0], {}).pop(key, None)
-        self._log(Change(revision, DELETED, copy_json(obj)))
+        self._log(Change(revision, DELETED, obj))
 
     def _log(self, change: Change) -> None:
         if len(self._changes) == self._changes.maxlen:
@@ -315,7 +331,18 @@ class MemoryStore(BaseStore):
         items.sort(key=lambda o: key_of(o)[1:])
         return items, self._revision
 
+    def snapshot(self) -> tuple[list[dict], int]:
+        items = sorted(self._objects.values(), key=lambda o: key_of(o)[1:])
+        return items, self._revision
+
+    def changes_for_cache(self, revision: int) -> list[Change]:
+        return self._changes_after(revision, None)
+
     def changes_since(self, revision: int, limit: int | None = None) -> list[Change]:
+        # Each caller gets its own objects, as from a database: the log must not change under it.
+        return [Change(c.revision, c.type, copy_json(c.object)) for c in self._changes_after(revision, limit)]
+
+    def _changes_after(self, revision: int, limit: int | None) -> list[Change]:
         if revision < self._compacted:
             raise errors.gone(revision, self._compacted + 1)
         out = []
@@ -327,5 +354,4 @@ class MemoryStore(BaseStore):
         out.reverse()
         if limit:
             out = out[:limit]
-        # Each caller gets its own objects, as from a database: the log must not change under it.
-        return [Change(c.revision, c.type, copy_json(c.object)) for c in out]
+        return out

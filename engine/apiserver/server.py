@@ -60,6 +60,9 @@ class RequestContext:
     dry_run: bool = False
     field_validation: str = "Strict"
     warnings: list[str] = field(default_factory=list)
+    # A controller's typed client (client-go): it sends Go structs, which cannot hold unknown fields or wrongly
+    # typed values, and it sets no fieldValidation; the schema's decode checks are skipped for it.
+    typed: bool = False
 
 
 class ApiServer:
@@ -124,7 +127,7 @@ class ApiServer:
 
         if isinstance(info, custom.CustomKindInfo):
             ctx.warnings.extend(custom.check(info, obj, ctx.field_validation))
-        ctx.warnings.extend(schema.check(obj, info, ctx.field_validation))
+        ctx.warnings.extend(schema.check(obj, info, ctx.field_validation, typed=ctx.typed))
         defaults.apply_defaults(obj, info)
         # Go omits empty maps and lists of ObjectMeta on the wire: a patch that removes the last label leaves none.
         meta = obj["metadata"]
@@ -217,8 +220,9 @@ class ApiServer:
             plugin.admit_create(self, info, obj, ns)
         if ctx.dry_run:
             return obj
-        stored = self.store.create(obj)
-        return stored
+        # `obj` is this request's own copy: the store keeps it as is. A controller's client gets the stored object
+        # back uncopied (its cache holds it and nobody changes it).
+        return self.store.create(obj, own=True, share=ctx.typed)
 
     def update(self, obj: dict, namespace: str | None = None, subresource: str | None = None,
                ctx: RequestContext | None = None) -> dict:
@@ -240,7 +244,7 @@ class ApiServer:
             plugin.admit_update(self, info, new, old)
         if ctx.dry_run:
             return new
-        return self.store.update(new)
+        return self.store.update(new, own=True, share=ctx.typed)
 
     def _merge_for_subresource(self, info: KindInfo, old: dict, new: dict, subresource: str | None) -> dict:
         if subresource == "status":

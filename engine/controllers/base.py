@@ -7,8 +7,9 @@ raises is retried with back-off; one that succeeds forgets the key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from engine import errors
@@ -26,14 +27,42 @@ MAX_RETRY_SECONDS = 60.0
 
 
 class WorkQueue:
-    """An ordered set of keys: adding a queued key again does nothing."""
+    """An ordered set of keys: adding a queued key again does nothing.
+
+    Keys added while `deferring()` (a periodic resync) wait in a backlog instead, which the simulation releases
+    a batch per tick, so a resync of thousands of objects does not all run in one tick. A key added normally
+    (a change happened) leaves the backlog and is worked at once.
+    """
 
     def __init__(self) -> None:
         self._keys: dict[Key, None] = {}
         self._failures: dict[Key, int] = {}
+        self._backlog: dict[Key, None] = {}
+        self._deferring = False
 
     def add(self, key: Key) -> None:
+        if self._deferring:
+            if key not in self._keys:
+                self._backlog[key] = None
+            return
+        self._backlog.pop(key, None)
         self._keys[key] = None
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+
+    def release_deferred(self, count: int) -> None:
+        """Move up to `count` keys from the resync backlog to the queue, oldest first."""
+        while self._backlog and count > 0:
+            key = next(iter(self._backlog))
+            del self._backlog[key]
+            self._keys[key] = None
+            count -= 1
 
     def pop(self) -> Key | None:
         if not self._keys:

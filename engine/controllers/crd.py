@@ -88,7 +88,7 @@ class CustomResourceDefinitionController(Controller):
                 set_condition(status, "Established", "False", "NotAccepted", "not all names are accepted", now)
         if status == before:
             return
-        crd["status"] = status
+        crd = {**crd, "status": status}  # never change the cached object: it is the store's own
         try:
             self.client.update_status(crd)
         except errors.ApiError as exc:

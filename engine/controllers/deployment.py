@@ -111,17 +111,20 @@ class DeploymentController(SyncMixin, RollingMixin, RecreateMixin, ProgressMixin
     def get_replica_sets_for_deployment(self, d: dict) -> list[dict]:
         """The ReplicaSets this Deployment controls, after adopting matching orphans and releasing strays."""
         selector = from_label_selector((d.get("spec") or {}).get("selector"))
-        candidates = self.sim.cache.list("ReplicaSet", d["metadata"]["namespace"])
+        # What claim can act on: the ReplicaSets it controls and the orphans (those another controller owns are
+        # left alone), from the owner index rather than every ReplicaSet of the namespace.
+        candidates = self.sim.cache.claimable("ReplicaSet", d["metadata"]["namespace"], d["metadata"]["uid"])
         return [copy_json(rs) for rs in claim(self.client, d, selector, candidates)]
 
     def get_pod_map_for_deployment(self, d: dict, rs_list: list[dict]) -> dict[str, list[dict]]:
         """Pods matching the Deployment's selector, by the uid of the ReplicaSet controlling them."""
         selector = from_label_selector((d.get("spec") or {}).get("selector"))
         pod_map: dict[str, list[dict]] = {rs["metadata"]["uid"]: [] for rs in rs_list}
-        for pod in self.sim.cache.list("Pod", d["metadata"]["namespace"], selector):
-            ref = controller_ref(pod)
-            if ref is not None and ref.get("uid") in pod_map:
-                pod_map[ref["uid"]].append(pod)
+        # Only pods a listed ReplicaSet controls count: read them from the owner index instead of scanning every pod.
+        namespace = d["metadata"]["namespace"]
+        for uid, pods in pod_map.items():
+            pods.extend(p for p in self.sim.cache.controlled_by("Pod", namespace, uid)
+                        if selector.matches(p["metadata"].get("labels")))
         return pod_map
 
 

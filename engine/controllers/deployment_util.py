@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable
 
 from engine.clock import format_rfc3339, parse_rfc3339
-from engine.store import copy_json
 
 # Labels and annotations the controller owns.
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"  # apps.DefaultDeploymentUniqueLabelKey
@@ -97,11 +96,14 @@ def compute_hash(template: dict, collision_count: int | None = None) -> str:
 
 
 def template_without_hash(template: dict) -> dict:
-    out = copy_json(template or {})
-    labels = (out.get("metadata") or {}).get("labels")
+    # `semantic` builds a new structure: only the labels need a copy of their own, not the whole template.
+    template = template or {}
+    meta = template.get("metadata") or {}
+    labels = meta.get("labels")
     if labels and POD_TEMPLATE_HASH_LABEL in labels:
-        del labels[POD_TEMPLATE_HASH_LABEL]
-    return semantic(out)
+        labels = {k: v for k, v in labels.items() if k != POD_TEMPLATE_HASH_LABEL}
+        template = {**template, "metadata": {**meta, "labels": labels}}
+    return semantic(template)
 
 
 def equal_ignore_hash(a: dict, b: dict) -> bool:

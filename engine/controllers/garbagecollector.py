@@ -51,6 +51,7 @@ class GarbageCollector(Controller):
         self._key_of: dict[str, Key] = {}  # uid -> object
         self._owners_of: dict[Key, tuple[str, ...]] = {}  # dependent -> owner uids it references
         self._dependents: dict[str, set[Key]] = {}  # owner uid -> dependents referencing it
+        self._indexed = False  # the first resync (at start) builds the index from the whole cache
 
     # --- the index --------------------------------------------------------------------------------
     def _forget(self, key: Key) -> None:
@@ -118,8 +119,22 @@ class GarbageCollector(Controller):
             if FOREGROUND in _finalizers(obj) or ORPHAN in _finalizers(obj):
                 self.queue.add(key)
             self._wake_owners(obj)
-        elif (owners_changed or change.type == "ADDED") and meta.get("ownerReferences"):
+        elif (owners_changed or change.type == "ADDED") and meta.get("ownerReferences") and self._owner_in_doubt(obj):
             self.queue.add(key)
+
+    def _owner_in_doubt(self, obj: dict) -> bool:
+        """Whether a new or re-owned dependent needs a look: an owner never seen (the real GC's virtual node, which
+        it looks up), seen under another kind or name, or being deleted. A dependent of live owners (a new pod of
+        its ReplicaSet) is only recorded in the graph, as kube-controller-manager's graph builder does."""
+        namespace = obj["metadata"].get("namespace", "")
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            known = self._key_of.get(ref.get("uid", ""))
+            if known is None or known[0] != ref.get("kind") or known[2] != ref.get("name") or known[1] not in ("", namespace):
+                return True
+            owner = self.sim.cache.get(*known)
+            if owner is None or owner["metadata"].get("deletionTimestamp"):
+                return True
+        return False
 
     def _wake_owners(self, obj: dict) -> None:
         """A dependent went (or started going): an owner deleting in the foreground may be done."""
@@ -129,6 +144,10 @@ class GarbageCollector(Controller):
                 self.queue.add(owner_key)
 
     def resync(self) -> None:
+        if self._indexed:
+            self._recheck_virtual_owners()
+            return
+        self._indexed = True
         self._uid_of.clear()
         self._key_of.clear()
         self._owners_of.clear()
@@ -140,6 +159,15 @@ class GarbageCollector(Controller):
                 if meta.get("ownerReferences") or (meta.get("deletionTimestamp") and
                                                    {FOREGROUND, ORPHAN} & set(_finalizers(obj))):
                     self.queue.add(_key(obj))
+
+    def _recheck_virtual_owners(self) -> None:
+        """A periodic resync after the first: the index already follows every change (as the real GC's graph
+        follows its informers, where a resync is an update without reference changes and does nothing), so
+        only dependents of owners never seen (the real GC's virtual nodes) are looked at again."""
+        for owner_uid, dependents in self._dependents.items():
+            if owner_uid not in self._key_of:
+                for key in sorted(dependents):
+                    self.queue.add(key)
 
     # --- sync -------------------------------------------------------------------------------------
     def sync(self, key: Key) -> None:

@@ -36,8 +36,8 @@ class PodGCController(Controller):
                 self._arm(node)
 
     def resync(self) -> None:
-        for pod in self.sim.cache.list("Pod"):
-            node = (pod.get("spec") or {}).get("nodeName")
+        # Per node that has pods, not per pod: a big cluster has thousands of pods on each missing node at most.
+        for node in self.sim.cache.nodes_with_pods():
             if node and self.sim.cache.get("Node", "", node) is None:
                 self._arm(node)
 

@@ -442,8 +442,7 @@ class ReplicaSetController(Controller):
 
         # Our own creates and deletes are already in the cache: count what is there now.
         uid = rs["metadata"]["uid"]
-        current = [p for p in self.sim.cache.list("Pod", namespace)
-                   if is_pod_active(p) and (controller_ref(p) or {}).get("uid") == uid]
+        current = [p for p in self.sim.cache.controlled_by("Pod", namespace, uid) if is_pod_active(p)]
         now = self.sim.clock.now()
         self.write_status(rs, calculate_status(rs, current, manage_error, diff, now))
         self.requeue_for_min_ready(key, rs, current, now)
@@ -515,10 +514,10 @@ class ReplicaSetController(Controller):
         namespace = rs["metadata"].get("namespace", "")
         owner = controller_ref(rs)
         uids = {rs["metadata"]["uid"]}
-        if owner is not None:
-            uids |= {s["metadata"]["uid"] for s in self.sim.cache.list(rs["kind"], namespace)
-                     if (controller_ref(s) or {}).get("uid") == owner.get("uid")}
-        return [p for p in self.sim.cache.list("Pod", namespace) if (controller_ref(p) or {}).get("uid") in uids]
+        if owner is not None and owner.get("uid"):
+            uids |= {s["metadata"]["uid"] for s in self.sim.cache.controlled_by(rs["kind"], namespace, owner["uid"])}
+        # The owner index, not a scan of every pod: only the counts per node matter to the ranking.
+        return [p for uid in sorted(uids) for p in self.sim.cache.controlled_by("Pod", namespace, uid)]
 
     def write_status(self, rs: dict, status: dict) -> None:
         if (rs.get("status") or {}) == status:
