@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: sends requests under /k8s/ whole to the API's long-lived threads (cluster/api/threads.py).
+    "cluster.api.threads.ApiThreadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -128,6 +130,9 @@ else:
 # turn this off on the web processes and run `manage.py runworker kubedojo.simulation`.
 KUBEDOJO_EMBEDDED_SIMULATION = _env_bool("KUBEDOJO_EMBEDDED_SIMULATION", not os.environ.get("REDIS_URL"))
 KUBEDOJO_TICK_SECONDS = float(os.environ.get("KUBEDOJO_TICK_SECONDS", "0.25"))
+# Threads serving the Kubernetes API's HTTP requests (cluster/api/threads.py), each with its own database
+# connection. One Python process runs one thread at a time, so more only helps requests that wait.
+KUBEDOJO_API_THREADS = int(os.environ.get("KUBEDOJO_API_THREADS", "4"))
 # How long a worker's lease on a cluster lasts unless renewed (renewed every third of it, at most every 5 s):
 # when a worker dies, another takes its clusters over within this plus one discovery pass (2 s).
 KUBEDOJO_LEASE_SECONDS = float(os.environ.get("KUBEDOJO_LEASE_SECONDS", "15"))

@@ -12,6 +12,7 @@ that fails changes nothing. Reads can be answered as a server-side Table (what
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from django.http import HttpResponse
@@ -35,7 +36,7 @@ from cluster.api.common import (
     resolve_cluster,
     unsupported_media,
 )
-from cluster.api.errors import json_response, k8s_view, not_found_resource, success_status
+from cluster.api.errors import Pieces, encode, json_response, k8s_view, not_found_resource, success_status
 from engine import errors
 from engine.apiserver import RequestContext
 from engine.apiserver import patch as patching
@@ -235,13 +236,13 @@ def render_one(rendering: Rendering, req: ResourceRequest, obj: dict, include_ob
 
 
 def table_of(rendering: Rendering, req: ResourceRequest, objects: list[dict], include_object: str,
-             list_meta: dict | None = None) -> dict:
+             list_meta: dict | None = None, memo=None) -> dict:
     from engine.resources import tables
 
     if include_object not in ("None", "Metadata", "Object"):
         raise errors.bad_request(f'includeObject: Unsupported value: "{include_object}": supported values: '
                                  '"None", "Metadata", "Object"')
-    out = tables.table(req.info, objects, req.target.now(), include_object=include_object)
+    out = tables.table(req.info, objects, req.target.now(), include_object=include_object, memo=memo)
     if include_object == "Object" and versions.is_converted(req.info):
         for row in out.get("rows") or ():
             row["object"] = versions.from_storage(req.info, row.get("object"))
@@ -274,10 +275,18 @@ def context(request) -> RequestContext:
 
 # --- reads -------------------------------------------------------------------------------------------
 
+def shared_reads(api):
+    """Reads whose objects are only rendered: the store may answer objects shared with other readers
+    (cluster.store's decoded-object cache) instead of decoding fresh copies. Nothing here changes them."""
+    shared = getattr(api.store, "shared_reads", None)
+    return shared() if shared is not None else contextlib.nullcontext()
+
+
 def get_object(request, req: ResourceRequest):
     api = req.target.api()
-    obj = api.get(req.info.kind, req.namespace, req.name)
-    return render(request, req, obj)
+    with shared_reads(api):
+        obj = api.get(req.info.kind, req.namespace, req.name)
+        return render(request, req, obj)
 
 
 def list_params(request) -> dict:
@@ -295,10 +304,20 @@ def list_params(request) -> dict:
 def list_collection(request, req: ResourceRequest):
     rendering = rendering_for(request)
     api = req.target.api()
-    result = api.list(req.info.kind, req.namespace or None, **list_params(request))
+    with shared_reads(api):
+        result = api.list(req.info.kind, req.namespace or None, **list_params(request))
     include_object = request.GET.get("includeObject") or "Metadata"
+    memo = _once_each(getattr(api.store, "memo", None))  # kept with each shared object: encodings, row cells
+    pieces = Pieces()
     if rendering.table:
-        body = table_of(rendering, req, result["items"], include_object, result["metadata"])
+        body = table_of(rendering, req, result["items"], include_object, result["metadata"], memo=memo)
+        if include_object == "Metadata" or (include_object == "Object" and not versions.is_converted(req.info)):
+            for row, obj in zip(body["rows"], result["items"], strict=True):
+                shown = row["object"]
+                if shown is obj:
+                    row["object"] = kept_encoded(memo, obj, pieces, "json", obj)
+                else:
+                    shown["metadata"] = kept_encoded(memo, obj, pieces, "metadata-json", shown["metadata"])
     elif rendering.as_ == "PartialObjectMetadata":
         body = {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{rendering.version}",
                 "metadata": result["metadata"],
@@ -307,8 +326,36 @@ def list_collection(request, req: ResourceRequest):
         body = {**result, "apiVersion": req.info.api_version,
                 "items": [versions.from_storage(req.info, o) for o in result["items"]]}
     else:
-        body = result
-    return json_response(body)
+        body = {**result, "items": [kept_encoded(memo, o, pieces, "json", o) for o in result["items"]]}
+    return json_response(body, pieces=pieces)
+
+
+def _once_each(memo):
+    """`memo`, looked up once per object in this request (the Table's row and its encoding both ask); the
+    objects outlive the request's lookups, so their ids stay theirs."""
+    if memo is None:
+        return None
+    found: dict[int, dict | None] = {}
+
+    def lookup(obj: dict) -> dict | None:
+        key = id(obj)
+        if key not in found:
+            found[key] = memo(obj)
+        return found[key]
+
+    return lookup
+
+
+def kept_encoded(memo, obj: dict, pieces: Pieces, name: str, value):
+    """`value` (the object or a part of it) as a stand-in for its encoding, encoded once for as long as the
+    shared `obj` stays unchanged (kept in its memo under `name`); `value` itself for an object not shared."""
+    scratch = memo(obj) if memo is not None else None
+    if scratch is None:
+        return value
+    text = scratch.get(name)
+    if text is None:
+        text = scratch[name] = encode(value)
+    return pieces.stand_in(text)
 
 
 def watch_collection(request, req: ResourceRequest, single: bool = False):

@@ -191,9 +191,14 @@ def pod_restarts(pod: dict, now: float | None = None) -> str:
 
 
 def _pod_row(pod: dict, now: float) -> list:
+    return _pod_cells(_pod_fixed(pod), now)
+
+
+def _pod_fixed(pod: dict) -> tuple[list, int, float | None, float | None]:
+    """What of a pod's row does not depend on the time: (cells with the RESTARTS and AGE cells left to fill,
+    restarts, last restart time, creation time). A reader that keeps the pod unchanged may keep this too."""
     reason, ready, total, restarts, last = _pod_summary(pod)
     spec, status = _dict(pod.get("spec")), _dict(pod.get("status"))
-    restarts_cell = f"{restarts} ({human_duration(now - last)} ago)" if restarts and last is not None else str(restarts)
     ips = _list(status.get("podIPs"))
     ip = (ips[0].get("ip") if ips else "") or NONE
     gates = _list(spec.get("readinessGates"))
@@ -207,8 +212,18 @@ def _pod_row(pod: dict, now: float) -> list:
                     true_count += cond.get("status") == "True"
                     break
         gates_cell = f"{true_count}/{len(gates)}"
-    return [_name(pod), f"{ready}/{total}", reason, restarts_cell, _age(pod, now), ip,
-            spec.get("nodeName") or NONE, status.get("nominatedNodeName") or NONE, gates_cell]
+    created = _dict(pod.get("metadata")).get("creationTimestamp")
+    cells = [_name(pod), f"{ready}/{total}", reason, None, None, ip,
+             spec.get("nodeName") or NONE, status.get("nominatedNodeName") or NONE, gates_cell]
+    return cells, restarts, last, parse_rfc3339(created) if isinstance(created, str) else None
+
+
+def _pod_cells(fixed: tuple[list, int, float | None, float | None], now: float) -> list:
+    cells, restarts, last, created = fixed
+    cells = list(cells)
+    cells[3] = f"{restarts} ({human_duration(now - last)} ago)" if restarts and last is not None else str(restarts)
+    cells[4] = UNKNOWN if created is None else human_duration(now - created)  # `since`, from the parsed time
+    return cells
 
 
 def _pod_conditions(pod: dict) -> list[dict] | None:
@@ -1021,19 +1036,31 @@ def column_definitions(kind: str) -> tuple[dict, ...]:
     return tuple(definitions)
 
 
-def row(info: KindInfo, obj: dict, now: float, include_object: str = "Metadata") -> dict:
-    """One Table row (also what a watch event of a Table-accepting client carries)."""
-    if info.model is None and getattr(info, "printer_columns", None) is not None:
-        from engine.resources import custom  # a custom resource: its CRD's additionalPrinterColumns
+def row(info: KindInfo, obj: dict, now: float, include_object: str = "Metadata",
+        memo: Callable[[dict], dict | None] | None = None) -> dict:
+    """One Table row (also what a watch event of a Table-accepting client carries).
 
-        cells = custom.table_cells(info, obj, now)
+    `memo(obj)`, when given, is scratch space kept as long as `obj` stays unchanged (cluster.store's shared
+    reads): a pod's time-independent cells are kept there, as listing pods is what `kubectl get` does most.
+    """
+    custom_columns = info.model is None and getattr(info, "printer_columns", None) is not None
+    scratch = memo(obj) if memo is not None and info.kind == "Pod" and not custom_columns else None
+    if scratch is not None:
+        fixed = scratch.get("pod-row")
+        if fixed is None:
+            fixed = scratch["pod-row"] = (_pod_fixed(obj), _pod_conditions(obj))
+        cells, conditions = _pod_cells(fixed[0], now), fixed[1]
     else:
-        cells = ROWS.get(info.kind, _default_row)(obj, now)
+        if custom_columns:
+            from engine.resources import custom  # a custom resource: its CRD's additionalPrinterColumns
+
+            cells = custom.table_cells(info, obj, now)
+        else:
+            cells = ROWS.get(info.kind, _default_row)(obj, now)
+        conditions = _pod_conditions(obj) if info.kind == "Pod" else None
     out: dict = {"cells": cells}
-    if info.kind == "Pod":
-        conditions = _pod_conditions(obj)
-        if conditions:
-            out["conditions"] = conditions
+    if conditions:
+        out["conditions"] = conditions
     if include_object == "Object":
         out["object"] = obj
     elif include_object != "None":
@@ -1043,7 +1070,7 @@ def row(info: KindInfo, obj: dict, now: float, include_object: str = "Metadata")
 
 
 def table(info: KindInfo, objects: list[dict], now: float, include_object: str = "Metadata",
-          resource_version: str = "") -> dict:
+          resource_version: str = "", memo: Callable[[dict], dict | None] | None = None) -> dict:
     """A meta.k8s.io/v1 Table of objects of one kind, as `kubectl get` asks for it."""
     if info.model is None and getattr(info, "printer_columns", None) is not None:
         from engine.resources import custom
@@ -1056,7 +1083,7 @@ def table(info: KindInfo, objects: list[dict], now: float, include_object: str =
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
         "columnDefinitions": definitions,
-        "rows": [row(info, obj, now, include_object) for obj in objects],
+        "rows": [row(info, obj, now, include_object, memo) for obj in objects],
     }
 
 
