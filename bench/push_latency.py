@@ -14,6 +14,10 @@ The commit happens between sending the PATCH and reading its response, so each l
 from both ends: "from response" (a lower bound) and "from request" (an upper bound).
 Target: p99 under 100 ms with 100 connected browsers.
 
+It also prints the server processes' CPU time (user + system, from /proc) while the browsers are
+connected and nothing writes, and while the writes go on: the cost of pushing, per write, which
+timings on a busy machine hide.
+
     .venv/bin/python bench/push_latency.py                       # embedded and scaled out
     .venv/bin/python bench/push_latency.py --mode embedded --clients 20 --writes 30
 """
@@ -47,6 +51,7 @@ from bench.common import (  # noqa: E402
 CLUSTER = os.environ.get("KUBEDOJO_DEMO_CLUSTER", "demo")  # the demo cluster's map is open to everyone
 CONFIGMAP = "bench-push"
 TARGET = 0.100
+IDLE_SECONDS = 3.0  # how long the servers' idle CPU is measured before the writes
 
 
 # --- a minimal WebSocket client (RFC 6455) ---------------------------------------------------------
@@ -132,6 +137,18 @@ class Seen:
         return None
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of these processes so far (0 for one that is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def browser(index: int, port: int, seen: Seen, ready: asyncio.Event, counter: list[int]) -> None:
     ws = await WebSocket.connect(port, f"/ws/clusters/{CLUSTER}/")
     try:
@@ -146,6 +163,8 @@ async def browser(index: int, port: int, seen: Seen, ready: asyncio.Event, count
             at = time.monotonic()
             if message is None:
                 return
+            if CONFIGMAP.encode() not in message:
+                continue  # not about our ConfigMap: skip the decoding, a hundred clients share this process
             delta = json.loads(message)
             for obj in delta.get("objects") or ():
                 if obj.get("kind") == "ConfigMap" and obj.get("name") == CONFIGMAP:
@@ -211,7 +230,8 @@ async def http_json(port: int, method: str, path: str, body=None, content_type: 
     return status, json.loads(payload) if payload else None
 
 
-async def run_async(port: int, prefix: str, clients: int, watchers: int, writes: int, rate: float) -> dict:
+async def run_async(port: int, prefix: str, clients: int, watchers: int, writes: int, rate: float,
+                    pids: list[int]) -> dict:
     cm_path = f"{prefix}/api/v1/namespaces/default/configmaps"
     status, created = await http_json(port, "POST", cm_path,
                                       {"apiVersion": "v1", "kind": "ConfigMap",
@@ -237,6 +257,11 @@ async def run_async(port: int, prefix: str, clients: int, watchers: int, writes:
         raise RuntimeError(f"only {counter[0]} of {clients} browsers connected; {failed[:3]}") from None
     connect_seconds = time.monotonic() - connect_started
     await asyncio.sleep(1.0)
+    # The servers' CPU with everyone connected and nobody writing: the simulation's own ticks and deltas.
+    idle_started, idle_cpu = time.monotonic(), cpu_seconds(pids)
+    await asyncio.sleep(IDLE_SECONDS)
+    idle = (cpu_seconds(pids) - idle_cpu) / (time.monotonic() - idle_started)
+    busy_started, busy_cpu = time.monotonic(), cpu_seconds(pids)
     sent: list[tuple[int, float, float]] = []  # (rv, request sent, response read)
     # Jittered gaps, so writes land at every phase of the loop's tick rather than in step with it.
     rng = random.Random(8)
@@ -250,23 +275,34 @@ async def run_async(port: int, prefix: str, clients: int, watchers: int, writes:
             sent.append((int(patched["metadata"]["resourceVersion"]), t0, t1))
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - t0)))
     await asyncio.sleep(3.0)  # stragglers
+    busy = (cpu_seconds(pids) - busy_cpu) / (time.monotonic() - busy_started)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
 
-    def latencies(seen: Seen, count: int) -> tuple[list[float], list[float], int]:
+    def latencies(seen: Seen, count: int) -> tuple[list[float], list[float], int, list[float], list[float]]:
+        """Per (client, write): from the response, from the request; the pairs missing; and per write, when
+        its first client saw it (from the response) and how much later its last one did (the fan-out)."""
         from_response, from_request, missing = [], [], 0
-        for client in range(count):
-            for rv, t0, t1 in sent:
-                at = seen.first_at_or_after(client, rv)
+        first_by_write: list[float] = []
+        spread_by_write: list[float] = []
+        for rv, t0, t1 in sent:
+            arrivals = [seen.first_at_or_after(client, rv) for client in range(count)]
+            for at in arrivals:
                 if at is None:
                     missing += 1
                     continue
                 from_response.append(max(0.0, at - t1))
                 from_request.append(at - t0)
-        return from_response, from_request, missing
+            arrived = [at for at in arrivals if at is not None]
+            if arrived:
+                first_by_write.append(max(0.0, min(arrived) - t1))
+                spread_by_write.append(max(arrived) - min(arrived))
+        return from_response, from_request, missing, first_by_write, spread_by_write
 
+    per_write = (busy - idle) * (time.monotonic() - busy_started) / max(1, len(sent))
     return {"connect": connect_seconds, "writes": len(sent), "write_seconds": [t1 - t0 for _, t0, t1 in sent],
+            "cpu": (idle, busy, per_write),
             "browsers": latencies(browsers_seen, clients), "watchers": latencies(watchers_seen, watchers)}
 
 
@@ -277,14 +313,20 @@ def run(mode: str, clients: int, watchers: int, writes: int, rate: float) -> Non
     print(f"-- {label}: {clients} browsers, {watchers} watch streams, {writes} writes at {rate:g}/s")
     with tempfile.TemporaryDirectory(prefix="kubedojo-bench-") as tmp, \
             live_server(Path(tmp), database=database, scaled_out=scaled_out, cluster=CLUSTER, workload=True) as server:
-        r = asyncio.run(run_async(server.port, server.prefix, clients, watchers, writes, rate))
+        pids = [p.popen.pid for p in server.processes]
+        r = asyncio.run(run_async(server.port, server.prefix, clients, watchers, writes, rate, pids))
     print(f"  {clients} browsers connected (snapshot received) in {r['connect']:.1f} s; {r['writes']} writes")
+    idle, busy, per_write = r["cpu"]
+    print(f"  server CPU: {idle * 100:.0f} % of a core idle (connected, no writes), {busy * 100:.0f} % while "
+          f"writing; {per_write * 1000:.1f} ms of CPU per write")
     print("  " + latency_line("PATCH (the write itself)", r["write_seconds"]))
     figures = {}
     for who in ("browsers", "watchers"):
-        from_response, from_request, missing = r[who]
+        from_response, from_request, missing, first, spread = r[who]
         print("  " + latency_line(f"commit -> {who[:-1]} (from response)", from_response))
         print("  " + latency_line(f"commit -> {who[:-1]} (from request)", from_request))
+        print("  " + latency_line("  first of them (from response)", first))
+        print("  " + latency_line("  first to last of them", spread))
         if missing:
             print(f"  {who}: {missing} (client, write) pairs never arrived")
         figures[who] = (percentile(from_response, 99), percentile(from_request, 99))
@@ -294,7 +336,7 @@ def run(mode: str, clients: int, watchers: int, writes: int, rate: float) -> Non
               f"{verdict}")
     print(f"RESULT push_latency mode={mode} clients={clients} browser_p99_ms={figures['browsers'][0] * 1000:.0f}"
           f"..{figures['browsers'][1] * 1000:.0f} watch_p99_ms={figures['watchers'][0] * 1000:.0f}"
-          f"..{figures['watchers'][1] * 1000:.0f}")
+          f"..{figures['watchers'][1] * 1000:.0f} cpu_per_write_ms={per_write * 1000:.1f}")
     sys.stdout.flush()
 
 

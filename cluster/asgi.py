@@ -5,6 +5,9 @@
   exists, behind the Origin check (AllowedHostsOriginValidator) and sessions/auth (AuthMiddlewareStack);
   the API's own streams under /k8s/ (exec, attach, port-forward) go straight to their routes.
 - channel: `kubedojo.simulation`, the channel `manage.py runworker kubedojo.simulation` listens on.
+
+Every connection first binds the change feed (cluster.changefeed) to the server's event loop, so writes
+that requests commit in the server's threads can wake watch streams and the simulation at once.
 """
 
 import importlib
@@ -23,6 +26,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from cluster.changefeed import FEED  # noqa: E402
 from cluster.runtime import SIMULATION_CHANNEL  # noqa: E402
 from frontend import routing as frontend_routing  # noqa: E402
 from frontend.consumers import SimulationChannelConsumer  # noqa: E402
@@ -54,8 +58,13 @@ async def websockets(scope, receive, send):
     return await app(scope, receive, send)
 
 
-application = ProtocolTypeRouter({
+router = ProtocolTypeRouter({
     "http": http_app,
     "websocket": websockets,
     "channel": ChannelNameRouter({SIMULATION_CHANNEL: SimulationChannelConsumer.as_asgi()}),
 })
+
+
+async def application(scope, receive, send):
+    FEED.bind()  # cheap after the first time: the loop is the same for the life of the server
+    return await router(scope, receive, send)

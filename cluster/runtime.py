@@ -8,7 +8,11 @@
   that passed times the cluster's speed, runs `Simulation.tick` in one dedicated
   worker thread (all database access of the loop happens there), stores the
   virtual time, and publishes one coalesced "cluster.delta" per cluster to the
-  channel-layer group `cluster_<pk>`.
+  channel-layer group `cluster_<pk>`. A write committed by anyone else (a request,
+  in this process or another: cluster.changefeed) makes its cluster tick at once,
+  between the regular passes, so pages see it without waiting for the next tick
+  and the controllers react as soon as their informers would; the loop's own
+  commits are announced to watch streams the same way.
 - `cluster_snapshot(cluster)`: the same summaries, read from the database, for a
   page that just connected.
 - `ensure_demo_cluster()`: the demo cluster of a first run.
@@ -38,6 +42,7 @@ from django.db import close_old_connections, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cluster.changefeed import FEED, NotifyingStore
 from cluster.models import Cluster, SimulationLease
 from cluster.store import DjangoStore
 from engine.apiserver import ApiServer
@@ -72,6 +77,9 @@ QUIET_KINDS = frozenset({"Event", "Lease"})
 MAX_FLOWS_PER_DELTA = 200
 # Most flows from outside the loop (web terminal, remote exec) waiting for a cluster's next tick.
 MAX_INBOX_FLOWS = 1000
+# A commit from outside the loop ticks its cluster at once, but no sooner than this after its last tick: a burst
+# of writes (kubectl apply of many objects) costs a few ticks and deltas, not one each.
+PROMPT_GAP_SECONDS = 0.05
 
 CONTROL_PLANE_ROLES = ("control-plane", "master")
 SPEEDS = (1.0, 5.0, 20.0)
@@ -128,10 +136,14 @@ def stamp_clock(cluster_pk: int, virtual_time: float, **fields) -> None:
 
 
 def api_for(cluster: Cluster) -> ApiServer:
-    """The apiserver for requests served outside the loop (HTTP API, web terminal, lesson checks)."""
+    """The apiserver for requests served outside the loop (HTTP API, web terminal, lesson checks).
+
+    Its writes announce their revision once committed (cluster.changefeed): watch streams wake, and the
+    runner simulating the cluster ticks now, so pages see the write without waiting for the next tick.
+    """
     now = functools.partial(virtual_now, cluster)
     # Requests from outside the loop need no reproducibility, and generated names must not repeat between them.
-    api = ApiServer(DjangoStore(cluster, now=now), now, random.Random(secrets.randbits(64)))
+    api = ApiServer(NotifyingStore(cluster, now=now), now, random.Random(secrets.randbits(64)))
     _run_hooks(API_HOOKS, cluster, api)
     return api
 
@@ -449,11 +461,14 @@ class ClusterLoop:
     sim: Simulation | None = None
     last_wall: float = 0.0
     last_published: float = 0.0
+    stamped_at: float = 0.0  # when the loop last stored the virtual time (monotonic)
     published_clock: tuple[float, bool] | None = None
     failures: int = 0
     retry_at: float = 0.0
     ticks: int = 0
     outbox: list = field(default_factory=list)  # (group, message) from TICK_HOOKS, published after the delta
+    # The newest revision others committed (cluster.changefeed): the cluster ticks early until its cache has it.
+    wanted: int = 0
     # Flows of requests made outside the loop (pod shells of the web terminal and of remote exec): appended from
     # other threads (a deque's append is atomic), taken into the Simulation at the next tick (`submit_flow`).
     inbox: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_INBOX_FLOWS))
@@ -465,6 +480,10 @@ class ClusterLoop:
     @property
     def name(self) -> str:
         return self.cluster.name
+
+    def behind(self) -> bool:
+        """Whether someone else committed a revision the simulation has not read yet."""
+        return self.sim is not None and self.wanted > self.sim.cache.revision
 
 
 _current: SimulationRunner | None = None
@@ -516,6 +535,8 @@ class SimulationRunner:
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._stopping = False
+        self._pass_now = False
+        self._due: set[int] = set()  # clusters with a commit from outside the loop to tick for
         self._next_discover = 0.0
         self._next_renew = 0.0
         self._next_periodic = 0.0
@@ -552,6 +573,18 @@ class SimulationRunner:
     def nudge(self, cluster_pk: int | None = None) -> None:
         """Look for new clusters now (a channel message says something changed)."""
         self._next_discover = 0.0
+        self._pass_now = True
+        if self._wake is not None:
+            self._wake.set()
+
+    def _on_commit(self, cluster_pk: int, revision: int) -> None:
+        """cluster.changefeed: a revision of an owned cluster was committed. Not the loop's own (its cache has
+        those already): tick that cluster now (`prompt`)."""
+        state = self.clusters.get(cluster_pk)
+        if state is None or state.sim is None or revision <= state.sim.cache.revision:
+            return
+        state.wanted = max(state.wanted, revision)
+        self._due.add(cluster_pk)
         if self._wake is not None:
             self._wake.set()
 
@@ -564,23 +597,63 @@ class SimulationRunner:
         return self._channel_layer
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        FEED.bind()
         log.info("simulation runner %s started (tick %.2fs)", self.holder, self.tick_seconds)
+        next_pass = time.monotonic()
         try:
             while not self._stopping:
-                started = loop.time()
+                if self._pass_now or time.monotonic() >= next_pass:
+                    self._pass_now = False
+                    started = time.monotonic()
+                    try:
+                        await self.step()
+                    except Exception:  # never let one bad pass end the loop
+                        log.exception("simulation runner: a pass of the loop failed")
+                    next_pass = started + self.tick_seconds
                 try:
-                    await self.step()
-                except Exception:  # never let one bad pass end the loop
-                    log.exception("simulation runner: a pass of the loop failed")
-                remaining = self.tick_seconds - (loop.time() - started)
-                if remaining > 0 and not self._stopping:
-                    self._wake.clear()
+                    await self.prompt()
+                except Exception:
+                    log.exception("simulation runner: an early tick failed")
+                if self._stopping:
+                    break
+                # Cleared before looking at what is due: a commit announced from here on sets it again.
+                self._wake.clear()
+                if self._pass_now:
+                    continue
+                ready_at = self._prompt_ready_at()
+                timeout = (next_pass if ready_at is None else min(next_pass, ready_at)) - time.monotonic()
+                if timeout > 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=remaining)
+                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
             await self._shutdown()
+
+    async def prompt(self) -> None:
+        """Tick now each cluster that others committed to since its last tick (see PROMPT_GAP_SECONDS)."""
+        now = time.monotonic()
+        for pk in list(self._due):
+            state = self.clusters.get(pk)
+            if state is None or not state.behind():
+                self._due.discard(pk)  # gone, rebuilding (it reads everything then), or caught up by a tick
+                continue
+            if now < max(state.last_wall + PROMPT_GAP_SECONDS, state.retry_at):
+                continue
+            self._due.discard(pk)
+            await self.tick_cluster(state)
+            now = time.monotonic()
+
+    def _prompt_ready_at(self) -> float | None:
+        """When the soonest cluster waiting for an early tick may have it (None: none waits)."""
+        ready = None
+        for pk in list(self._due):
+            state = self.clusters.get(pk)
+            if state is None or not state.behind():
+                self._due.discard(pk)
+                continue
+            at = max(state.last_wall + PROMPT_GAP_SECONDS, state.retry_at)
+            ready = at if ready is None else min(ready, at)
+        return ready
 
     async def step(self) -> None:
         """One pass of the loop: find and renew leases when due, then tick every owned cluster once."""
@@ -607,6 +680,8 @@ class SimulationRunner:
         except Exception:
             log.exception("simulation runner: shutdown failed")
         finally:
+            for pk in list(self.clusters):
+                await self._unfollow(pk)
             self.clusters.clear()
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
@@ -628,6 +703,7 @@ class SimulationRunner:
             return
         for cluster in acquired:
             self.clusters[cluster.pk] = ClusterLoop(cluster=cluster)
+            await self._follow(cluster.pk)
             log.info("simulation runner %s now simulates cluster %r", self.holder, cluster.name)
 
     def _acquire_new(self) -> list[Cluster]:
@@ -657,7 +733,22 @@ class SimulationRunner:
         for pk in lost:
             state = self.clusters.pop(pk, None)
             if state is not None:
+                await self._unfollow(pk)
                 log.warning("simulation runner %s lost the lease of cluster %r", self.holder, state.name)
+
+    async def _follow(self, cluster_pk: int) -> None:
+        """Hear of commits to an owned cluster from anywhere (cluster.changefeed)."""
+        FEED.bind()
+        FEED.listen(cluster_pk, self._on_commit)
+        await FEED.follow(cluster_pk, self.channel_layer)
+
+    async def _unfollow(self, cluster_pk: int) -> None:
+        self._due.discard(cluster_pk)
+        FEED.unlisten(cluster_pk, self._on_commit)
+        try:
+            await FEED.unfollow(cluster_pk)
+        except Exception:
+            log.exception("simulation runner: leaving the change feed of cluster %s failed", cluster_pk)
 
     def _renew_all(self, clusters: list[Cluster]) -> list[int]:
         return [c.pk for c in clusters if not SimulationLease.renew(c, self.holder, self.lease_seconds)]
@@ -676,6 +767,7 @@ class SimulationRunner:
             message = await self.call(self._tick, state, now)
         except ClusterGone:
             self.clusters.pop(state.pk, None)
+            await self._unfollow(state.pk)
             await self.call(SimulationLease.release, state.cluster, self.holder)
             log.info("cluster %r was deleted; no longer simulated", state.name)
             return
@@ -687,6 +779,8 @@ class SimulationRunner:
             log.exception("cluster %r: tick failed (retry in %.0fs)", state.name, delay)
             return
         state.failures = 0
+        if state.sim is not None:
+            FEED.committed(state.pk, state.sim.cache.revision)  # watch streams read what this tick wrote
         try:
             if fresh:
                 # Taken over or rebuilt: what changed meanwhile is in no delta, so pages reread the database.
@@ -730,8 +824,12 @@ class SimulationRunner:
         state.ticks += 1
         if TICK_HOOKS:
             state.outbox.extend(_run_hooks(TICK_HOOKS, state, result))
-        if virtual_step or not clock.paused:  # paused, the stored time stays as step_clock may have moved it
+        # Paused, the stored time stays as step_clock may have moved it. Running, it is stored at most twice a
+        # tick period: requests extrapolate it by wall time as the clock advances (an early tick after a commit
+        # need not write the row too, and on PostgreSQL wait for the disk).
+        if clock.paused and virtual_step or not clock.paused and now - state.stamped_at >= self.tick_seconds / 2:
             stamp_clock(state.pk, clock.now())
+            state.stamped_at = now
         clock_state = (clock.speed, clock.paused)
         _take_inbox(state)
         flows = drain_flows(sim)
