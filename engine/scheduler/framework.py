@@ -414,3 +414,15 @@ def preemption_message(num_nodes: int, statuses: dict[str, Status], pod: dict) -
                    else NO_PREEMPTION_VICTIMS)
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
     return f"0/{num_nodes} nodes are available: {_histogram(verdicts)}."
+
+def memoized_scores(nodes: list[NodeInfo], key: tuple, compute) -> list[int]:
+    """`compute(node)` for each node, kept in the node's memo under `key` (a pod shape): pods of one shape
+    score a node once until the node changes (a change replaces its memo)."""
+    scores = []
+    for node in nodes:
+        score = node.memo.get(key)
+        if score is None:
+            score = node.memo[key] = compute(node)
+        scores.append(score)
+    return scores
+

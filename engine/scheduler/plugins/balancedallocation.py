@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.scheduler.framework import MAX_NODE_SCORE, NodeInfo, Plugin, PodInfo
+from engine.scheduler.framework import MAX_NODE_SCORE, NodeInfo, Plugin, PodInfo, memoized_scores
 
 NAME = "NodeResourcesBalancedAllocation"
 
@@ -26,25 +26,8 @@ class BalancedAllocation(Plugin):
         return balance(cpu, memory)
 
     def score_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        # `score` and `balance` inlined (the same float operations in the same order, so the same integers), kept
-        # in each node's memo.
-        pod_cpu, pod_memory = pod.requests.cpu, pod.requests.memory
-        key = (NAME, pod_cpu, pod_memory)
-        scores = []
-        for node in nodes:
-            score = node.memo.get(key)
-            if score is None:
-                capacity_cpu, capacity_memory = node.allocatable_cpu, node.allocatable_memory
-                if capacity_cpu <= 0 or capacity_memory <= 0:
-                    score = 0
-                else:
-                    cpu = (node.requested_cpu + pod_cpu) / capacity_cpu
-                    memory = (node.requested_memory + pod_memory) / capacity_memory
-                    cpu, memory = min(cpu, 1.0), min(memory, 1.0)
-                    score = int((1 - abs(cpu - memory) / 2) * MAX_NODE_SCORE)
-                node.memo[key] = score
-            scores.append(score)
-        return scores
+        return memoized_scores(nodes, (NAME, pod.requests.cpu, pod.requests.memory),
+                               lambda node: self.score(state, pod, node))
 
 
 def new(handle=None) -> Plugin:

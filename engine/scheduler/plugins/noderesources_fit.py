@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from engine.scheduler.framework import MAX_NODE_SCORE, SUCCESS, NodeInfo, Plugin, PodInfo, Status, unschedulable
+from engine.scheduler.framework import (
+    MAX_NODE_SCORE,
+    SUCCESS,
+    NodeInfo,
+    Plugin,
+    PodInfo,
+    Status,
+    memoized_scores,
+    unschedulable,
+)
 
 NAME = "NodeResourcesFit"
 TOO_MANY_PODS = "Too many pods"
@@ -62,22 +71,8 @@ class NodeResourcesFit(Plugin):
         return rejected
 
     def score_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        # `score` with `least_allocated` inlined (same integer arithmetic), kept in each node's memo.
-        pod_cpu, pod_memory = pod.requests.nonzero_cpu, pod.requests.nonzero_memory
-        key = (NAME, pod_cpu, pod_memory)
-        scores = []
-        for node in nodes:
-            score = node.memo.get(key)
-            if score is None:
-                capacity, requested = node.allocatable_cpu, node.nonzero_cpu + pod_cpu
-                cpu = ((capacity - requested) * MAX_NODE_SCORE // capacity if capacity > 0 and requested <= capacity
-                       else 0)
-                capacity, requested = node.allocatable_memory, node.nonzero_memory + pod_memory
-                memory = ((capacity - requested) * MAX_NODE_SCORE // capacity if capacity > 0 and requested <= capacity
-                          else 0)
-                score = node.memo[key] = (cpu + memory) // 2
-            scores.append(score)
-        return scores
+        return memoized_scores(nodes, (NAME, pod.requests.nonzero_cpu, pod.requests.nonzero_memory),
+                               lambda node: self.score(state, pod, node))
 
 
 def new(handle=None) -> Plugin:
