@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import F, FilteredRelation, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from cluster.models import Change, Cluster, StoredObject
@@ -62,6 +62,34 @@ class _Shared:
         self.text, self.obj, self.memo = text, obj, {}
 
 
+class LazyChange:
+    """A change read from the log (engine.store.Change's attributes), its object decoded on first use, once.
+    Readers of a change's object own it as a fresh decode, as `changes_since` promises."""
+
+    __slots__ = ("revision", "type", "kind", "namespace", "name", "_text", "_object")
+
+    def __init__(self, revision: int, change_type: str, key: Key, text: str):
+        self.revision, self.type = revision, change_type
+        self.kind, self.namespace, self.name = key
+        self._text, self._object = text, None
+
+    @property
+    def object(self) -> dict:
+        if self._object is None:
+            self._object = json.loads(self._text)  # as JSONField.from_db_value decodes
+            self._text = ""
+        return self._object
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, (LazyChange, ChangeEvent)) and (self.revision, self.type, self.object)
+                == (other.revision, other.type, other.object))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"LazyChange({self.revision}, {self.type}, {self.kind}/{self.namespace}/{self.name})"
+
+
 class SharedObjects:
     """Decoded objects shared by readers that never change them, keyed by (database, cluster, kind,
     namespace, name) and valid while the stored text is unchanged; the oldest go first past `limit`."""
@@ -84,6 +112,17 @@ class SharedObjects:
             if self.limit > 0:
                 entries[key] = entry
         return entry
+
+    def remember(self, key: tuple, text: str, obj: dict) -> None:
+        """Record that `text` decodes to `obj` (a writer's object, never changed after its write)."""
+        if self.limit <= 0:
+            return
+        with self._lock:
+            entries = self._entries
+            if key not in entries:
+                while entries and len(entries) >= self.limit:
+                    del entries[next(iter(entries))]
+            entries[key] = _Shared(text, obj)
 
     def entry(self, key: tuple, obj: dict) -> _Shared | None:
         entry = self._entries.get(key)
@@ -156,20 +195,30 @@ class DjangoStore(BaseStore):
 
     def _write(self, key: Key, obj: dict, revision: int, change_type: str) -> None:
         columns = StoredObject.columns_for(obj)
+        text = self._encode(key, obj)
         if change_type == ADDED:
-            if not self._insert(key, obj, columns):
+            if not self._insert(key, text, columns):
                 info = self._kind_info(key[0])  # a built-in kind or a CRD's
                 raise errors.already_exists(info.plural, key[2], info.group)  # created since we looked
-        elif not self._update(key, obj, columns):
+        elif not self._update(key, text, columns):
             self._lost_race(key)
-        self._log(key, obj, revision, change_type)
+        self._log(key, text, revision, change_type)
 
-    def _update(self, key: Key, obj: dict, columns: dict) -> bool:
+    def _encode(self, key: Key, obj: dict) -> str:
+        """The object's JSON, encoded once for its row and its change. The object is never changed after a
+        write (BaseStore's rule), so it is also what shared readers get for this text: the informer reading
+        the loop's own writes back, and API reads of them, decode nothing."""
+        text = json.dumps(obj)  # what JSONField.get_db_prep_save encodes (no custom encoder)
+        SHARED.remember(self._shared_key(key), text, obj)
+        return text
+
+    def _update(self, key: Key, text: str, columns: dict) -> bool:
         """Overwrite the row if it still has the resourceVersion last read (any, if it was not read)."""
         connection = connections[self.using]
-        values = {"data": obj, **columns}
-        params = [field.get_db_prep_save(values[column], connection)
-                  for column, field in zip(_UPDATE_COLUMNS, _fields(StoredObject, _UPDATE_COLUMNS), strict=True)]
+        params = [self._sql.json(text)]
+        params += [field.get_db_prep_save(columns[column], connection)
+                   for column, field in zip(_UPDATE_COLUMNS[1:], _fields(StoredObject, _UPDATE_COLUMNS[1:]),
+                                            strict=True)]
         params += [self.cluster_id, *key]
         sql = self._sql.update
         read_key, read_version = getattr(self._last_read, "value", (None, None))
@@ -184,7 +233,7 @@ class DjangoStore(BaseStore):
         deleted, _ = self._unchanged_since_read(key).delete()
         if deleted != 1:
             self._lost_race(key)
-        self._log(key, obj, revision, DELETED)
+        self._log(key, self._encode(key, obj), revision, DELETED)
 
     # --- the primitives' helpers ----------------------------------------------------------------
     def _unchanged_since_read(self, key: Key):
@@ -203,27 +252,22 @@ class DjangoStore(BaseStore):
             raise errors.conflict(info.plural, name, info.group)
         raise errors.not_found(info.plural, name, info.group)
 
-    def _insert(self, key: Key, obj: dict, columns: dict) -> bool:
+    def _insert(self, key: Key, text: str, columns: dict) -> bool:
         """Insert the row unless one has the key; whether it was inserted. One statement, and a clash
         leaves the transaction usable (an IntegrityError would abort it on PostgreSQL)."""
         kind, namespace, name = key
-        values = {"cluster_id": self.cluster_id, "kind": kind, "namespace": namespace, "name": name, "data": obj,
-                  **columns}
+        values = {"cluster_id": self.cluster_id, "kind": kind, "namespace": namespace, "name": name, **columns}
         connection = connections[self.using]
-        params = [field.get_db_prep_save(values[column], connection)
+        params = [self._sql.json(text) if column == "data" else field.get_db_prep_save(values[column], connection)
                   for column, field in zip(_INSERT_COLUMNS, _fields(StoredObject, _INSERT_COLUMNS), strict=True)]
         with connection.cursor() as cursor:
             cursor.execute(self._sql.insert, params)
             return cursor.rowcount == 1
 
-    def _log(self, key: Key, obj: dict, revision: int, change_type: str) -> None:
+    def _log(self, key: Key, text: str, revision: int, change_type: str) -> None:
         kind, namespace, name = key
-        connection = connections[self.using]
-        values = {"cluster_id": self.cluster_id, "revision": revision, "type": change_type, "kind": kind,
-                  "namespace": namespace, "name": name, "data": obj}
-        params = [field.get_db_prep_save(values[column], connection)
-                  for column, field in zip(_CHANGE_COLUMNS, _fields(Change, _CHANGE_COLUMNS), strict=True)]
-        with connection.cursor() as cursor:
+        params = [self.cluster_id, revision, change_type, kind, namespace, name, self._sql.json(text)]
+        with connections[self.using].cursor() as cursor:
             cursor.execute(self._sql.log, params)
         if revision % COMPACT_EVERY == 0:
             self.compact()
@@ -295,17 +339,59 @@ class DjangoStore(BaseStore):
         return (self.using, self.cluster_id, *key)
 
     def changes_since(self, revision: int, limit: int | None = None) -> list[ChangeEvent]:
-        rows = (Cluster.objects.using(self.using).filter(pk=self.cluster_id)
-                .annotate(later=FilteredRelation("changes", condition=Q(changes__revision__gt=revision)))
-                .order_by("later__revision")
-                .values_list("compacted_revision", "later__revision", "later__type", "later__data"))
-        rows = list(rows[:limit] if limit else rows)
+        """Each change's object is decoded when first asked for: a watch skips the changes of other kinds,
+        namespaces and names by their key alone (kube-apiserver's watch cache filters before it encodes)."""
+        return [LazyChange(rev, change_type, key, text) for rev, change_type, key, text in
+                self._changes_text(revision, limit)]
+
+    def changes_for_cache(self, revision: int) -> list[ChangeEvent]:
+        """`changes_since`, shared: the informer never changes what it holds, and the loop's own writes come
+        back as the very objects it wrote (see `_encode`)."""
+        decode, prefix = SHARED.decode, (self.using, self.cluster_id)
+        rows = self._changes_text(revision, None)
+        newest = {key: i for i, (_, _, key, _) in enumerate(rows)}
+        # An object's older versions are decoded apart: through SHARED they would evict its newest.
+        return [ChangeEvent(rev, change_type, decode((*prefix, *key), text).obj if newest[key] == i else json.loads(text))
+                for i, (rev, change_type, key, text) in enumerate(rows)]
+
+    def changes_for_watch(self, revision: int, kind: str | None = None, namespace: str | None = None,
+                          name: str | None = None) -> tuple[list[ChangeEvent], int]:
+        """Narrowed in SQL: a watch resuming from long ago (`kubectl get pod NAME -w` from the pod's last change)
+        no longer reads every other object's changes. It continues from the cluster's revision as of the same
+        statement: every change up to it was committed and looked at."""
+        condition, params = "", [revision]
+        for column, value in (("kind", kind), ("namespace", namespace), ("name", name)):
+            if value is not None and (value or column == "name"):
+                condition += f" AND h.{self._sql.qn(column)} = %s"
+                params.append(value)
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(self._sql.watch_changes.format(condition=condition), [*params, self.cluster_id])
+            rows = cursor.fetchall()
+        if not rows:
+            raise Cluster.DoesNotExist(f'cluster "{self.cluster}" does not exist')
+        current, compacted = rows[0][0], rows[0][1]
+        if revision < compacted:
+            raise errors.gone(revision, compacted + 1)
+        changes = [LazyChange(rev, change_type, (kind_, ns, name_), text)
+                   for _, _, rev, change_type, kind_, ns, name_, text in rows if rev is not None]
+        return changes, max(revision, current, changes[-1].revision if changes else 0)
+
+    def _changes_text(self, revision: int, limit: int | None) -> list[tuple[int, str, Key, str]]:
+        """(revision, type, key, stored JSON text) of the changes after `revision`, oldest first: one statement
+        joined to the cluster row for the compaction mark (the ORM cost more than running it)."""
+        sql, params = self._sql.changes, [revision, self.cluster_id]
+        if limit:
+            sql, params = f"{sql} LIMIT %s", [*params, int(limit)]
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         if not rows:
             raise Cluster.DoesNotExist(f'cluster "{self.cluster}" does not exist')
         compacted = rows[0][0]
         if revision < compacted:
             raise errors.gone(revision, compacted + 1)
-        return [ChangeEvent(rev, change_type, data) for _, rev, change_type, data in rows if rev is not None]
+        return [(rev, change_type, (kind, namespace, name), text)
+                for _, rev, change_type, kind, namespace, name, text in rows if rev is not None]
 
     def revision(self) -> int:
         return Cluster.objects.using(self.using).filter(pk=self.cluster_id).values_list("revision", flat=True).get()
@@ -357,9 +443,30 @@ class _Statements:
         self.list = (f"SELECT c.{rev}, o.{qn('kind')}, o.{qn('namespace')}, o.{qn('name')}, o.{qn('data')} "
                      f"FROM {table} c LEFT JOIN {objects} o ON o.{key_columns[0]} = c.{pk}{{condition}} "
                      f"WHERE c.{pk} = %s")
+        changes = qn(Change._meta.db_table)
+        self.changes = (f"SELECT c.{qn('compacted_revision')}, h.{rev}, h.{qn('type')}, h.{qn('kind')}, "
+                        f"h.{qn('namespace')}, h.{qn('name')}, h.{qn('data')} FROM {table} c "
+                        f"LEFT JOIN {changes} h ON h.{qn(Change._meta.get_field('cluster').column)} = c.{pk} "
+                        f"AND h.{rev} > %s WHERE c.{pk} = %s ORDER BY h.{rev}")
+        # `changes_for_watch`: narrowed by `{condition}` on the change's key, with the cluster's revision.
+        self.watch_changes = (f"SELECT c.{rev}, c.{qn('compacted_revision')}, h.{rev}, h.{qn('type')}, h.{qn('kind')}, "
+                              f"h.{qn('namespace')}, h.{qn('name')}, h.{qn('data')} FROM {table} c "
+                              f"LEFT JOIN {changes} h ON h.{qn(Change._meta.get_field('cluster').column)} = c.{pk} "
+                              f"AND h.{rev} > %s{{condition}} WHERE c.{pk} = %s ORDER BY h.{rev}")
+        if connection.vendor == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            # Text encoded once (DjangoStore._encode) and sent as it is.
+            self.json = functools.partial(Jsonb, dumps=_as_is)
+        else:
+            self.json = _as_is
         change_columns = ", ".join(qn(field.column) for field in _fields(Change, _CHANGE_COLUMNS))
         self.log = (f"INSERT INTO {qn(Change._meta.db_table)} ({change_columns}) "
                     f"VALUES ({', '.join(['%s'] * len(_CHANGE_COLUMNS))})")
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 @functools.cache

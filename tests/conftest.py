@@ -12,6 +12,19 @@ import secrets
 
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _forget_seats():
+    """Test databases roll back and reuse primary keys, which no signal reports: workshops.limits must not
+    remember a previous test's seats."""
+    import sys
+
+    limits = sys.modules.get("workshops.limits")  # never imported by the Django-free engine tests
+    if limits is not None:
+        limits.forget_seat()
+    yield
+
+
 # --- PostgreSQL (the store contract and anything else that must run on the real server) ---------
 
 POSTGRES_ALIAS = "postgres"

@@ -366,6 +366,19 @@ class StoreContract:
         assert [c.revision for c in store.changes_since(1, limit=2)] == [2, 3]
         assert store.changes_since(99) == []
 
+    def test_changes_for_a_watch_are_narrowed_by_key_and_continue_past_the_others(self, store):
+        store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})  # 2
+        a = store.create(pod("a"))  # 3
+        store.create(pod("b"))  # 4
+        store.create(pod("a", namespace="other"))  # 5
+        store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}})
+        changes, last = store.changes_for_watch(0, "Pod", "default", "a")
+        assert [(c.revision, c.type, c.object) for c in changes] == [(3, ADDED, a)] and last == 6
+        assert [c.revision for c in store.changes_for_watch(2, "Pod")[0]] == [3, 4, 5]
+        assert [c.revision for c in store.changes_for_watch(3, "Pod", "other")[0]] == [5]
+        assert [c.revision for c in store.changes_for_watch(0, None, None, "a")[0]] == [3, 5, 6]
+        assert store.changes_for_watch(6, "Pod") == ([], 6)
+
     def test_too_old_resource_version_is_gone_after_compaction(self, clock):
         store = self.make_store("small", clock.now, change_window=3)
         store.create(DEFAULT_NAMESPACE)
@@ -377,5 +390,8 @@ class StoreContract:
                 store.changes_since(since)
             assert (caught.value.code, caught.value.reason) == (410, "Expired")
             assert caught.value.message == f"too old resource version: {since} (4)"
+            with pytest.raises(errors.ApiError) as caught:
+                store.changes_for_watch(since, "Pod")
+            assert caught.value.code == 410
         assert [c.revision for c in store.changes_since(3)] == [4, 5, 6]
         assert len(store.list("Pod")[0]) == 5  # compaction forgets changes, not objects

@@ -181,6 +181,31 @@ class CountingStore:
         return [c for c in self.log if c.revision > revision]
 
 
+class NarrowingStore(CountingStore):
+    """Also narrows a watch's reads by key, as DjangoStore does in SQL (counted apart)."""
+
+    narrow_reads = 0
+
+    def changes_for_watch(self, revision, kind=None, namespace=None, name=None):
+        self.narrow_reads += 1
+        last = self.log[-1].revision if self.log else revision
+        return [c for c in self.log if c.revision > revision and (name is None or c.name == name)], last
+
+
+def test_a_watch_resuming_from_long_ago_reads_only_its_object_then_follows_the_tail():
+    store = NarrowingStore()
+    for rev in range(1, 6):
+        store.add(rev)
+    stream = watchcache.TailStore(store, watchcache.ChangeTail())
+    changes, last = stream.changes_for_watch(0, "ConfigMap", None, "c2")
+    assert (revisions(changes), last, store.narrow_reads, store.reads) == ([2], 5, 1, 0)
+    store.add(6)
+    stream.wanted = 6
+    changes, last = stream.changes_for_watch(5, "ConfigMap", None, "c6")  # inside the tail now: read from it
+    assert (revisions(changes), last, store.narrow_reads, store.reads) == ([6], 6, 1, 1)
+    assert stream.changes_for_watch(6, "ConfigMap", None, "c2") == ([], 6)
+
+
 def revisions(changes: list[Change]) -> list[int]:
     return [c.revision for c in changes]
 

@@ -95,3 +95,27 @@ def test_pod_rows_from_the_memo_are_the_rows_without(store):
             memoised = tables.table(info, objects, now, include_object=include, memo=store.memo)
             assert json.dumps(memoised) == json.dumps(plain)
     assert "pod-row" in store.memo(objects[0])
+
+
+def test_the_informer_gets_a_writers_own_objects_back_and_changes_since_copies(store):
+    revision = store.revision()
+    written = store.create(pod("web-1"), share=True)
+    updated = store.update(written | {"status": {"phase": "Running"}}, share=True)
+    cached = store.changes_for_cache(revision)
+    assert [(c.type, c.object["metadata"]["resourceVersion"]) for c in cached] == [
+        ("ADDED", written["metadata"]["resourceVersion"]), ("MODIFIED", updated["metadata"]["resourceVersion"])]
+    assert cached[1].object is updated  # the newest version of each object is the very one written, not decoded
+    assert cached[0].object == written  # an older one is decoded from its text
+    copied = store.changes_since(revision)
+    assert [c.object for c in copied] == [c.object for c in cached]
+    assert all(a.object is not b.object for a, b in zip(copied, cached, strict=True))
+    assert store.changes_since(revision, limit=1)[0].object == written
+
+
+def test_a_row_and_its_change_store_the_same_text(store):
+    from cluster.models import Change, StoredObject
+
+    created = store.create(pod("web-1"))
+    row = StoredObject.objects.get(cluster_id=store.cluster_id, kind="Pod", name="web-1")
+    change = Change.objects.get(cluster_id=store.cluster_id, revision=int(created["metadata"]["resourceVersion"]))
+    assert row.data == change.data == created

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cluster.models import Cluster
+from workshops import limits
 from workshops.lessons import LessonError
 from workshops.lessons.checks import InformerSource, StoreSource, evaluate_step
 from workshops.models import Seat, SeatEvent, StepProgress, Workshop
@@ -122,6 +123,7 @@ def provision(seat: Seat) -> Cluster:
     """Give the seat a cluster at the start of its current step (on join, and after a reclaim)."""
     cluster = build_cluster(seat, min(seat.current_step, max(0, len(seat.workshop.pack().steps) - 1)))
     Seat.objects.filter(pk=seat.pk).update(cluster=cluster, reclaimed_at=None)
+    limits.forget_seat()  # a queryset update sends no signal
     seat.cluster, seat.reclaimed_at = cluster, None
     SeatEvent.objects.create(seat=seat, kind=SeatEvent.Kind.CLUSTER_PROVISIONED, detail=cluster.name)
     nudge_runner(cluster.pk)
@@ -188,6 +190,7 @@ def reset_seat(seat: Seat, step_index: int) -> Cluster:
             Cluster.objects.filter(pk=fresh.pk).update(name=name, access_key=key, token_hash=token_hash)
             fresh.refresh_from_db()
         Seat.objects.filter(pk=seat.pk).update(cluster=fresh, reclaimed_at=None)
+        limits.forget_seat()  # a queryset update sends no signal
         seat.cluster, seat.reclaimed_at = fresh, None
         StepProgress.objects.filter(seat=seat, step_index__gte=step_index).delete()
         key = pack.steps[step_index].key
@@ -206,6 +209,7 @@ def reclaim(seat: Seat, reason: str = "idle", outbox: list | None = None) -> boo
     if cluster is None:
         return False
     Seat.objects.filter(pk=seat.pk).update(cluster=None, reclaimed_at=timezone.now())
+    limits.forget_seat()  # a queryset update sends no signal
     cluster.delete()
     seat.cluster = None
     SeatEvent.objects.create(seat=seat, kind=SeatEvent.Kind.CLUSTER_RECLAIMED, detail=f"{cluster.name}: {reason}")

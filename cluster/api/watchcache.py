@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 
-from engine.store import Change
+from engine.store import Change, change_matches
 
 # Changes a tail keeps: enough for streams a few commits behind one another, small for a cluster's memory.
 TAIL_CHANGES = 256
@@ -49,6 +49,28 @@ class ChangeTail:
                 self.start = self.end = since
                 self._extend(changes)
         return changes
+
+    def read(self, store, since: int, wanted: int = 0) -> tuple[list[Change], int] | None:
+        """`changes_since` answered from the tail with the revision it covers up to, when `since` is inside
+        its window (reading the database once for every stream behind `wanted`); None when it is not."""
+        with self.lock:
+            if self.end is None or not self.start <= since <= self.end:
+                return None
+            if wanted > self.end or wanted <= since:
+                try:
+                    self._extend(store.changes_since(self.end))
+                except Exception:
+                    self._forget()
+                    raise
+            return self._after(since), self.end
+
+    def seed(self, revision: int) -> None:
+        """Start the tail, empty, at `revision` (every change up to it is known to be read): streams
+        continuing from there follow it from now on."""
+        with self.lock:
+            if self.end is None or revision > self.end:
+                self._forget()
+                self.start = self.end = revision
 
     def _after(self, since: int) -> list[Change]:
         if since == self.start:
@@ -85,6 +107,19 @@ class TailStore:
         if limit is not None:
             return self._store.changes_since(revision, limit)
         return self._tail.changes_since(self._store, revision, self.wanted)
+
+    def changes_for_watch(self, revision: int, kind: str | None = None, namespace: str | None = None,
+                          name: str | None = None) -> tuple[list[Change], int]:
+        """A stream inside the tail's window is answered from it; any other (a first read, one resuming from
+        long ago) reads only its own changes (the store narrows them in SQL) and starts the tail where
+        that read ended, for its next poll."""
+        found = self._tail.read(self._store, revision, self.wanted)
+        if found is not None:
+            changes, end = found
+            return [c for c in changes if change_matches(c, kind, namespace, name)], max(revision, end)
+        changes, last = self._store.changes_for_watch(revision, kind, namespace, name)
+        self._tail.seed(last)
+        return changes, last
 
     def __getattr__(self, name):
         return getattr(self._store, name)

@@ -63,3 +63,16 @@ def _field_value(obj: dict, field: str) -> str:
     if field == "spec.unschedulable" and obj.get("kind") == "Node":
         return "true" if (obj.get("spec") or {}).get("unschedulable") else "false"
     return _lookup(obj, field)
+
+
+def only_name(text: str | None) -> str | None:
+    """The name a field selector pins (`metadata.name=NAME`, as `kubectl get pod NAME -w` sends), or None: a
+    watch then skips other objects' changes without reading them."""
+    for raw in (text or "").split(","):
+        for op in ("==", "="):
+            field, sep, value = raw.partition(op)
+            if sep and "!" not in field and field.strip() == "metadata.name":
+                return value.strip()
+            if sep:
+                break
+    return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from engine import errors, labels
 from engine.apiserver import admission, workload_strategy
 from engine.apiserver import patch as patching
-from engine.apiserver.fields import compile_field_selector
+from engine.apiserver.fields import compile_field_selector, only_name
 from engine.clock import format_rfc3339, parse_rfc3339
 from engine.resources import registry
 from engine.resources.registry import KindInfo
@@ -180,18 +180,15 @@ class ApiServer:
         info = self.kind_info(kind) if kind else None
         selector = labels.parse(label_selector)
         field_match = compile_field_selector(field_selector, info) if info else (lambda o: True)
-        changes = self.store.changes_since(since)
+        # The store narrows by key (kind, namespace, a name the field selector pins) before reading objects.
+        changes, last = self.store.changes_for_watch(since, kind, namespace if info and info.namespaced else None,
+                                                     only_name(field_selector))
         events = []
         for change in changes:
             obj = change.object
-            if kind and change.kind != kind:
-                continue
-            if namespace and info and info.namespaced and change.namespace != namespace:
-                continue
             if not selector.matches(obj["metadata"].get("labels")) or not field_match(obj):
                 continue
             events.append(WatchEvent(change.type, obj, change.revision))
-        last = changes[-1].revision if changes else max(since, 0)
         return events, last
 
     # --- writes --------------------------------------------------------------------

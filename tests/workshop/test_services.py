@@ -150,6 +150,24 @@ def test_a_seats_cluster_has_a_quota_and_says_so_as_kube_apiserver_does(workshop
         api_for(other).create(pod(name), "default")  # only seats are limited
 
 
+def test_whether_a_cluster_is_a_seats_is_remembered_and_forgotten_when_seats_change(workshop,
+                                                                                   django_assert_num_queries):
+    from workshops import limits
+
+    other = Cluster.objects.create(name="not-a-seat")
+    assert limits.quota_for(other) is None
+    with django_assert_num_queries(0):
+        assert limits.quota_for(other) is None  # asked by every API request: remembered
+    seat, _ = services.join(workshop, "Aiko")
+    Seat.objects.filter(pk=seat.pk).update(cluster=other)
+    limits.forget_seat(other.pk)
+    assert limits.quota_for(other) is not None
+    seat.refresh_from_db()
+    services.reclaim(seat)  # its cluster is deleted: no longer a seat's
+    assert limits.quota_for(Cluster.objects.create(name="fresh")) is None
+    assert not limits._seat_cache or all(found is False for found, _ in limits._seat_cache.values())
+
+
 def test_the_dashboard_puts_stuck_learners_first(workshop):
     fast, _ = services.join(workshop, "Aiko")
     stuck, _ = services.join(workshop, "Ben")
