@@ -777,6 +777,12 @@ class SimulationRunner:
             SimulationLease.release(state.cluster, self.holder)
 
     # --- ticks ------------------------------------------------------------------------
+    async def _drop_deleted(self, state: ClusterLoop) -> None:
+        self.clusters.pop(state.pk, None)
+        await self._unfollow(state.pk)
+        await self.call(SimulationLease.release, state.cluster, self.holder)
+        log.info("cluster %r was deleted; no longer simulated", state.name)
+
     async def tick_cluster(self, state: ClusterLoop) -> None:
         now = time.monotonic()
         if now < state.retry_at:
@@ -784,13 +790,12 @@ class SimulationRunner:
         fresh = state.sim is None
         try:
             message = await self.call(self._tick, state, now)
-        except ClusterGone:
-            self.clusters.pop(state.pk, None)
-            await self._unfollow(state.pk)
-            await self.call(SimulationLease.release, state.cluster, self.holder)
-            log.info("cluster %r was deleted; no longer simulated", state.name)
-            return
-        except Exception:
+        except Exception as exc:
+            # Deleted before the tick (ClusterGone) or during it (the store's reads raise DoesNotExist).
+            if isinstance(exc, ClusterGone) or (isinstance(exc, Cluster.DoesNotExist)
+                                                and not await self.call(Cluster.objects.filter(pk=state.pk).exists)):
+                await self._drop_deleted(state)
+                return
             state.failures += 1
             delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (state.failures - 1))
             state.retry_at = time.monotonic() + delay

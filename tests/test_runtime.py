@@ -243,6 +243,28 @@ async def test_a_crashing_cluster_is_retried_and_does_not_stop_the_others(caplog
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_a_cluster_deleted_during_its_tick_is_dropped_quietly(caplog):
+    doomed = await sync_to_async(make_cluster)("doomed", workload=False)
+    runner = SimulationRunner(holder="host:1:d", cluster_names=["doomed"])
+    try:
+        await runner.discover()
+        await runner.step()
+        sim = runner.clusters[doomed.pk].sim
+        ticked = sim.tick
+
+        def deleted_meanwhile(seconds):
+            Cluster.objects.filter(pk=doomed.pk).delete()  # an instructor reclaims the seat mid-tick
+            return ticked(seconds)
+
+        sim.tick = deleted_meanwhile
+        await runner.step()
+        assert doomed.pk not in runner.clusters
+        assert "tick failed" not in caplog.text and "Traceback" not in caplog.text
+    finally:
+        await runner.stop()
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_runner_follows_pause_stored_on_the_cluster():
     cluster = await sync_to_async(make_cluster)("pausing", workload=False, speed=10.0)
     runner = SimulationRunner(holder="host:1:d", cluster_names=["pausing"])
