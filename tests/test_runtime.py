@@ -249,14 +249,20 @@ async def test_a_cluster_deleted_during_its_tick_is_dropped_quietly(caplog):
     try:
         await runner.discover()
         await runner.step()
-        sim = runner.clusters[doomed.pk].sim
-        ticked = sim.tick
+        sim, call = runner.clusters[doomed.pk].sim, runner.call
 
-        def deleted_meanwhile(seconds):
-            Cluster.objects.filter(pk=doomed.pk).delete()  # an instructor reclaims the seat mid-tick
-            return ticked(seconds)
+        def store_finds_the_cluster_gone(_seconds):
+            raise Cluster.DoesNotExist('cluster "doomed" does not exist')  # as DjangoStore's reads say it
 
-        sim.tick = deleted_meanwhile
+        async def deleted_meanwhile(fn, *args, **kwargs):
+            try:
+                return await call(fn, *args, **kwargs)
+            except Cluster.DoesNotExist:
+                # An instructor reclaimed the seat: another connection committed the deletion during the tick.
+                await sync_to_async(Cluster.objects.filter(pk=doomed.pk).delete)()
+                raise
+
+        sim.tick, runner.call = store_finds_the_cluster_gone, deleted_meanwhile
         await runner.step()
         assert doomed.pk not in runner.clusters
         assert "tick failed" not in caplog.text and "Traceback" not in caplog.text
