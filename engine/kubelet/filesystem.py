@@ -26,6 +26,7 @@ annotations to merge) or `set_file_removed`/`set_file_written`, which store them
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import posixpath
@@ -146,7 +147,16 @@ def web_root(image: str) -> WebRoot | None:
 
 
 def base_files(image: str) -> tuple[dict[str, str], set[str]]:
-    """The image's files (path -> content) and directories, before anything runs."""
+    """The image's files (path -> content) and directories, before anything runs (the caller's own copies)."""
+    files, dirs = _base_files(image)
+    return dict(files), set(dirs)
+
+
+@functools.lru_cache(maxsize=512)
+def _base_files(image: str) -> tuple[dict[str, str], frozenset[str]]:
+    """`base_files`, shared: a pure function of the reference, and rebuilt for every container model (each
+    request the traffic generator sends builds one), it was a fifth of a workshop cluster's time. Never
+    change what it returns."""
     ref = catalog.parse_reference(image)
     info = _IMAGES.get(ref.repository, {}) if ref else {}
     entry = catalog.lookup(image)
@@ -174,7 +184,7 @@ def base_files(image: str) -> tuple[dict[str, str], set[str]]:
             dirs.add(parent)
             parent = posixpath.dirname(parent) if parent != "/" else ""
     dirs.add("/")
-    return files, dirs
+    return files, frozenset(dirs)
 
 
 # --- changes over time ---------------------------------------------------------------------------
@@ -457,7 +467,7 @@ class ContainerFS:
         self.started = started
         self.lookup = lookup
         self.mounts = _mounts(pod, container, lookup)
-        self._base_files, self._base_dirs = base_files(self.image)
+        self._base_files, self._base_dirs = _base_files(self.image)  # shared: copied before any change
         self.changes = self._changes()
 
     def _changes(self) -> list[FileChange]:

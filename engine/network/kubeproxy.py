@@ -29,6 +29,7 @@ each node's kernel keeps its own. A Service with no endpoints at all rejects con
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -146,7 +147,7 @@ class KubeProxy(Controller):
 def tables_for(sim, namespace: str, name: str) -> list[PortTable]:
     """The rules kube-proxy has programmed for a Service (computed on the spot without a kube-proxy)."""
     state = state_of(sim)
-    has_proxy = any(isinstance(c, KubeProxy) for c in getattr(sim, "controllers", ()))
+    has_proxy = _runs_kube_proxy(sim)
     if has_proxy and (namespace, name) in state.tables:
         return state.tables[(namespace, name)]
     svc = sim.cache.get("Service", namespace, name)
@@ -156,6 +157,18 @@ def tables_for(sim, namespace: str, name: str) -> list[PortTable]:
     if not has_proxy:
         state.tables[(namespace, name)] = tables
     return tables
+
+
+def _runs_kube_proxy(sim) -> bool:
+    """Whether the simulation runs kube-proxy (asked for every connection: looked up once per controller list)."""
+    controllers = getattr(sim, "controllers", ())
+    known = getattr(sim, "_kube_proxy_known", None)
+    if known is not None and known[0] is controllers:
+        return known[1]
+    found = any(isinstance(c, KubeProxy) for c in controllers)
+    with contextlib.suppress(AttributeError):
+        sim._kube_proxy_known = (controllers, found)
+    return found
 
 
 def all_tables(sim) -> list[PortTable]:

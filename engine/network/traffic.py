@@ -768,6 +768,7 @@ class TrafficGenerator(Controller):
         self.next_at: dict[str, float] = {}
         self.started: dict[str, float] = {}
         self.turn: dict[str, int] = {}
+        self._selectors: dict = {}  # a source's pod selector, parsed once
 
     def handle(self, change) -> None:
         pass
@@ -825,7 +826,10 @@ class TrafficGenerator(Controller):
             from engine import labels
 
             namespace, _, selector = spec[5:].partition("/")
-            pods = [p for p in self.sim.cache.list("Pod", namespace, labels.parse(selector))
+            parsed = self._selectors.get(selector)
+            if parsed is None:
+                parsed = self._selectors[selector] = labels.parse(selector)
+            pods = [p for p in self.sim.cache.list("Pod", namespace, parsed)
                     if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
             if not pods:
                 return None
