@@ -271,7 +271,7 @@ class DjangoStore(BaseStore):
         with connections[self.using].cursor() as cursor:
             cursor.execute(self._sql.log, params)
         if revision % COMPACT_EVERY == 0:
-            self.compact()
+            self._atomic_depth.compact_due = True  # once this store's transaction is over: see `atomic`
 
     # --- reads ----------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
@@ -417,6 +417,11 @@ class DjangoStore(BaseStore):
                 yield
             finally:
                 self._atomic_depth.value = 0
+        # Compaction deletes a thousand changes: in a transaction of its own, so that the loop's tick (or a
+        # request) does not hold the cluster's write lock for it.
+        if getattr(self._atomic_depth, "compact_due", False):
+            self._atomic_depth.compact_due = False
+            self.compact()
 
     # --- housekeeping -----------------------------------------------------------------------------
     def compact(self, keep: int | None = None) -> int:
