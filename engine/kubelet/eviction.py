@@ -16,6 +16,8 @@ for the transition period (`--eviction-pressure-transition-period`, 5 min).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from engine.clock import format_rfc3339
 from engine.kubelet import podstatus, usage
 from engine.resources.quantity import format_memory, memory_bytes
@@ -33,21 +35,34 @@ CONTAINER_USING = "Container {name} was using {usage}, request is {request}, has
 PRESSURE = ("MemoryPressure", "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")
 
 
-def _capacity(node: dict) -> int:
-    return memory_bytes(((node.get("status") or {}).get("capacity") or {}).get("memory", "0"))
+def capacity(node: dict) -> int:
+    """The node's memory capacity in bytes."""
+    text = ((node.get("status") or {}).get("capacity") or {}).get("memory", "0")
+    return _memory_bytes(text) if isinstance(text, str) else memory_bytes(text)
+
+
+@lru_cache(maxsize=256)
+def _memory_bytes(text: str) -> int:
+    # Cached: every node of a cluster states its capacity with one of a few strings, read at each eviction pass.
+    return memory_bytes(text)
+
+
+def is_candidate(pod: dict) -> bool:
+    """Whether the eviction manager may pick this pod (see `candidates`)."""
+    return ((pod.get("status") or {}).get("phase") not in podstatus.TERMINAL
+            and not pod["metadata"].get("deletionTimestamp")
+            and int((pod.get("spec") or {}).get("priority") or 0) < CRITICAL_PRIORITY)
 
 
 def candidates(pods: list[dict]) -> list[dict]:
     """Active pods the eviction manager may pick: running, not being deleted, not critical."""
-    return [p for p in pods if (p.get("status") or {}).get("phase") not in podstatus.TERMINAL
-            and not p["metadata"].get("deletionTimestamp")
-            and int((p.get("spec") or {}).get("priority") or 0) < CRITICAL_PRIORITY]
+    return [p for p in pods if is_candidate(p)]
 
 
 def memory_available(node: dict, pods: list[dict], now: float) -> int:
     """memory.available: capacity minus the working set of the system and of every pod on the node."""
     used = usage.SYSTEM_MEMORY_BYTES + sum(usage.pod_memory_usage_bytes(p, now) or 0 for p in pods)
-    return _capacity(node) - used
+    return capacity(node) - used
 
 
 def under_pressure(node: dict, pods: list[dict], now: float) -> bool:

@@ -235,8 +235,29 @@ class Reference:
         return f"{self.repository}:{self.tag}"
 
 
+_PARSED: dict[str, Reference | None] = {}
+_PARSED_MAX = 4096  # distinct references remembered (a cluster uses a few dozen; the bound keeps typos from piling up)
+
+
 def parse_reference(image: str) -> Reference | None:
-    """Parse an image reference the way containerd normalises it; None if it is not a valid reference."""
+    """Parse an image reference the way containerd normalises it; None if it is not a valid reference.
+
+    Memoised per reference string (a Reference is immutable): the kubelet looks images up for every running
+    container on every node sync, and a cluster runs few distinct images."""
+    try:
+        return _PARSED[image]
+    except KeyError:
+        pass
+    except TypeError:  # not hashable: parse it, uncached
+        return _parse_reference(image)
+    ref = _parse_reference(image)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[image] = ref
+    return ref
+
+
+def _parse_reference(image: str) -> Reference | None:
     match = _REFERENCE.match((image or "").strip())
     if not match or image != image.strip() or any(c.isupper() for c in match.group("path")):
         return None

@@ -8,7 +8,12 @@ is due or that changed are looked at, so a busy cluster costs little per tick.
 
 Each kubelet also keeps its node alive: it renews the node's Lease in
 kube-node-lease every 10 s and posts the node's conditions (Ready, no
-pressure) when they change or once a minute. `fail_node` stops a node's
+pressure) when they change or once a minute. Like a real kubelet's loops
+(wait.JitterUntil with a jitter factor of 0.04) each period is stretched by up
+to 4 %, and a kubelet's first period after it starts is cut at a random point:
+a cluster whose nodes all came up at once does not renew 1,000 Leases and post
+1,000 statuses in the same instant. The randomness comes from the simulation's
+seed (the same seed, the same timings). `fail_node` stops a node's
 kubelet (it posts nothing and does nothing, as a crashed machine would);
 `recover_node` starts it again.
 
@@ -18,6 +23,7 @@ What the UI can read: `pod_ip(namespace, name)`, `node_images(node)`, and
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 from dataclasses import dataclass, field
@@ -25,7 +31,7 @@ from dataclasses import dataclass, field
 from engine import errors
 from engine.clock import Timer, format_rfc3339, parse_rfc3339
 from engine.controllers.base import Controller, Key
-from engine.kubelet import admission, eviction, filesystem, podstatus, profiles, stages
+from engine.kubelet import admission, eviction, filesystem, podstatus, profiles, stages, usage
 from engine.kubelet import images as catalog
 from engine.kubelet.nodes import (
     HEALTHY_CONDITIONS,
@@ -46,9 +52,10 @@ from engine.store import DELETED, Change, copy_json
 
 log = logging.getLogger(__name__)
 
-LEASE_RENEW_SECONDS = 10.0
+LEASE_RENEW_SECONDS = 10.0  # the node lease controller's renewInterval: leaseDuration (40 s) * 0.25
 EVICTION_MONITOR_SECONDS = 10.0  # the eviction manager's monitoring interval
 NODE_STATUS_REPORT_SECONDS = 60.0
+JITTER_FACTOR = 0.04  # wait.JitterUntil(..., period, 0.04, ...): each period is period * (1 + rand * 0.04)
 MAX_NODE_IMAGES = 50  # nodeStatusMaxImages
 SHARED_LAYERS_FACTOR = 0.4
 
@@ -75,6 +82,9 @@ class NodeState:
     network: PodNetwork | None = None
     images_dirty: bool = False
     memory_pressure_at: float | None = None  # when the eviction manager last saw memory.available < 100Mi
+    # The kubelet's node loops, in memory like a real kubelet's (a restarted kubelet starts them afresh):
+    lease_due: float | None = None  # the next Lease renewal
+    report_due: float | None = None  # the next node status report (posted earlier when the conditions change)
 
 
 def _index_of(node: dict) -> int:
@@ -115,6 +125,12 @@ class KubeletManager(Controller):
         # Admission adds up the requests of every pod already on the node, for each pod it admits: parsed once
         # per pod (and spec generation) instead of once per admission.
         self.requests: dict[str, tuple[object, tuple[int, int]]] = {}
+        # The eviction manager adds up the working set of every pod on the node at each pass: per pod uid, for its
+        # resourceVersion, whether it may be evicted and its working set (None while it grows with time).
+        self.memory: dict[str, tuple[object, bool, int | None]] = {}
+        # Node -> resourceVersion of this kubelet's last write to it: like `_written`, for the node's own status.
+        self._node_written: dict[str, str] = {}
+        self._seed = getattr(sim, "seed", 0)
 
     # --- wiring ------------------------------------------------------------------------------
     def handle(self, change: Change) -> None:
@@ -137,11 +153,13 @@ class KubeletManager(Controller):
                     self.enqueue(*key)
         elif change.kind == "Node":
             key = ("Node", "", change.name)
+            own_write = self._node_written.pop(change.name, None)
             if change.type == DELETED:
                 self.node_states.pop(change.name, None)
                 self._cancel(key)
                 return
-            self.enqueue(*key)
+            if own_write is None or own_write != obj["metadata"].get("resourceVersion"):
+                self.enqueue(*key)
 
     def resync(self) -> None:
         for node in self.sim.cache.list("Node"):
@@ -181,6 +199,7 @@ class KubeletManager(Controller):
         self.killed.pop(uid, None)
         self.stopped.pop(uid, None)
         self.requests.pop(uid, None)
+        self.memory.pop(uid, None)
         self._seen.discard(uid)
         for cache in (self.pulls, self.image_backoff, self.marks):
             for k in [k for k in cache if k[0] == uid]:
@@ -267,6 +286,19 @@ class KubeletManager(Controller):
         requests = admission.cpu_memory(pod)
         self.requests[uid] = (generation, requests)
         return requests
+
+    def _pod_memory_entry(self, pod: dict, now: float) -> tuple[object, bool, int | None]:
+        """(resourceVersion, eviction.is_candidate, usage.pod_memory_usage_bytes or None if it grows with time),
+        cached per pod uid while its resourceVersion stays the same."""
+        meta = pod["metadata"]
+        uid, version = meta.get("uid", ""), meta.get("resourceVersion")
+        cached = self.memory.get(uid)
+        if cached is None or cached[0] != version or version is None:
+            fixed = None if usage.memory_grows(pod) else usage.pod_memory_usage_bytes(pod, now)
+            cached = (version, eviction.is_candidate(pod), fixed)
+            if uid:
+                self.memory[uid] = cached
+        return cached
 
     # --- images ---------------------------------------------------------------------------------
     def node_state(self, node: dict) -> NodeState:
@@ -385,38 +417,63 @@ class KubeletManager(Controller):
         state = self.node_state(node)
         if not (node.get("spec") or {}).get("podCIDR"):
             node = self._assign_pod_cidr(node, client)
-        renewed = self._renew_lease(node, client, now)
+        lease_due = self._renew_lease(node, state, client, now)
         pressure = self._manage_memory(node, state, client, now)
         ready = condition(node, "Ready")
         heartbeat = parse_rfc3339(ready.get("lastHeartbeatTime")) if ready else None
+        if state.report_due is None and heartbeat is not None:
+            # This kubelet's first look at the node: the report it finds is followed by one within a period.
+            state.report_due = heartbeat + NODE_STATUS_REPORT_SECONDS * self._phase(name, "status", now)
         reported = (condition(node, "MemoryPressure") or {}).get("status") == "True"
-        if (ready is None or ready.get("status") != "True" or state.images_dirty or heartbeat is None
-                or pressure != reported or now - heartbeat >= NODE_STATUS_REPORT_SECONDS - 1e-6):
+        if (ready is None or ready.get("status") != "True" or state.images_dirty or state.report_due is None
+                or pressure != reported or now >= state.report_due - 1e-6):
             self._post_status(node, state, client, now, pressure)
-            heartbeat = now
-        due = heartbeat + NODE_STATUS_REPORT_SECONDS
+            state.report_due = now + self._jittered(NODE_STATUS_REPORT_SECONDS, name, "status", now)
+        due = state.report_due
         if state.memory_pressure_at is not None:  # watch the pressure go, and lift the condition in time
             due = min(due, now + EVICTION_MONITOR_SECONDS)
-        if renewed is not None:
-            due = min(due, renewed + LEASE_RENEW_SECONDS)
+        if lease_due is not None:
+            due = min(due, lease_due)
         self._arm(key, due)
 
-    def _renew_lease(self, node: dict, client, now: float) -> float | None:
+    def _fraction(self, name: str, tag: str, at: float) -> float:
+        """A pseudo-random number in [0, 1) drawn from the simulation's seed for this node, loop and moment: the
+        same seed gives the same timings, whatever else draws random numbers in between."""
+        digest = hashlib.blake2b(f"{self._seed}/{name}/{tag}/{at!r}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    def _jittered(self, period: float, name: str, tag: str, at: float) -> float:
+        """wait.Jitter(period, 0.04): the period, plus up to 4 % of it."""
+        return period * (1.0 + JITTER_FACTOR * self._fraction(name, tag, at))
+
+    def _phase(self, name: str, tag: str, at: float) -> float:
+        """Where in its first period a loop starts, in (0, 1]: the kubelets of a cluster did not all start at once."""
+        return 1.0 - self._fraction(name, f"{tag}/phase", at)
+
+    def _renew_lease(self, node: dict, state: NodeState, client, now: float) -> float | None:
+        """The node lease controller: create the Lease, then renew it every 10 s (jittered). Returns when it is
+        next due (None without the kube-node-lease namespace)."""
         name = node["metadata"]["name"]
         if self.sim.cache.get("Namespace", "", NODE_LEASE_NAMESPACE) is None:
             return None
         lease = self.sim.cache.get("Lease", NODE_LEASE_NAMESPACE, name)
         if lease is None:
             client.create(make_lease(node, now))
-            return now
-        renewed = parse_micro_time((lease.get("spec") or {}).get("renewTime"))
-        if renewed is not None and now - renewed < LEASE_RENEW_SECONDS - 1e-6:
-            return renewed
+            state.lease_due = now + LEASE_RENEW_SECONDS * self._phase(name, "lease", now)
+            return state.lease_due
+        if state.lease_due is None:
+            # This kubelet's first look at the Lease: renewed at once if it is stale, else within a period.
+            renewed = parse_micro_time((lease.get("spec") or {}).get("renewTime"))
+            state.lease_due = now if renewed is None else min(
+                renewed + LEASE_RENEW_SECONDS, now + LEASE_RENEW_SECONDS * self._phase(name, "lease", now))
+        if now < state.lease_due - 1e-6:
+            return state.lease_due
         updated = copy_json(lease)
         updated["spec"]["renewTime"] = micro_time(now)
         updated["spec"]["holderIdentity"] = name
         client.update(updated)
-        return now
+        state.lease_due = now + self._jittered(LEASE_RENEW_SECONDS, name, "lease", now)
+        return state.lease_due
 
     def _manage_memory(self, node: dict, state: NodeState, client, now: float) -> bool:
         """The eviction manager's pass: observe memory.available, evict one pod if it is under the threshold.
@@ -424,8 +481,7 @@ class KubeletManager(Controller):
         name = node["metadata"]["name"]
         if not ((node.get("status") or {}).get("capacity") or {}).get("memory"):
             return False  # not registered yet: nothing observed
-        pods = eviction.candidates(self.sim.cache.pods_on_node(name))
-        available = eviction.memory_available(node, pods, now)
+        available, pods = self.memory_available(node, now)
         if available < eviction.THRESHOLD_BYTES:
             state.memory_pressure_at = now
             self.sim.events.record(node, "Warning", "EvictionThresholdMet", "Attempting to reclaim memory",
@@ -437,6 +493,17 @@ class KubeletManager(Controller):
               and now - state.memory_pressure_at >= eviction.PRESSURE_TRANSITION_SECONDS - 1e-6):
             state.memory_pressure_at = None
         return state.memory_pressure_at is not None
+
+    def memory_available(self, node: dict, now: float) -> tuple[int, list[dict]]:
+        """eviction.memory_available over the node's eviction.candidates (returned too), in one pass over its pods
+        with the per-pod cache: a node's eviction pass costs a dict lookup per pod that did not change."""
+        pods, used = [], usage.SYSTEM_MEMORY_BYTES
+        for pod in self.sim.cache.pods_on_node(node["metadata"]["name"]):
+            _, candidate, fixed = self._pod_memory_entry(pod, now)
+            if candidate:
+                pods.append(pod)
+                used += fixed if fixed is not None else (usage.pod_memory_usage_bytes(pod, now) or 0)
+        return eviction.capacity(node) - used, pods
 
     def _evict(self, pod: dict, message: str, client, now: float) -> None:
         """evictPod: the Evicted Event, then the containers killed at once and the pod failed (not deleted)."""
@@ -482,6 +549,7 @@ class KubeletManager(Controller):
             state.images_dirty = False
         was_pressure = ((existing_before.get(eviction.PRESSURE[0]) or {}).get("status") == "True")
         stored = client.update_status({**node, "status": status})
+        self._node_written[state.name] = stored["metadata"].get("resourceVersion")
         if pressure != was_pressure:
             reason = "NodeHasInsufficientMemory" if pressure else "NodeHasSufficientMemory"
             self.sim.events.record(stored, "Normal", reason, f"Node {state.name} status is now: {reason}",

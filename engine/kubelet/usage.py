@@ -133,6 +133,22 @@ def pod_memory_usage_bytes(pod: dict, now: float = 0.0) -> int | None:
     return sum(container_memory_usage(pod, now).values())
 
 
+def memory_grows(pod: dict) -> bool:
+    """Whether the pod's working set changes with time alone: one of its running containers leaks (the image's
+    "oom" behaviour). Otherwise `pod_memory_usage_bytes` is the same at any time, until the pod changes."""
+    if not has_metrics(pod):
+        return False
+    specs = {c.get("name"): c for c in (pod.get("spec") or {}).get("containers") or []}
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if not _running(cs):
+            continue
+        container = specs.get(cs.get("name")) or {}
+        entry = catalog.lookup(container.get("image", ""))
+        if entry is not None and catalog.behaviour_of(container, entry).kind == "oom":
+            return True
+    return False
+
+
 def _ready(pod: dict) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (pod.get("status") or {}).get("conditions") or [])
@@ -188,5 +204,5 @@ def node_usage(api, node: dict, now: float) -> tuple[int, int]:
 
 __all__ = ["LOAD_ANNOTATION", "SYSTEM_CPU_MILLIS", "SYSTEM_MEMORY_BYTES", "container_cpu_millis",
            "container_cpu_usage_millis", "container_memory_bytes", "container_memory_usage", "cpu_usage_by_pod",
-           "has_metrics", "node_usage", "pod_cpu_usage_millis", "pod_memory_usage_bytes", "pod_usage",
+           "has_metrics", "memory_grows", "node_usage", "pod_cpu_usage_millis", "pod_memory_usage_bytes", "pod_usage",
            "service_load_shares"]
