@@ -148,12 +148,27 @@ def counts_on_node(pod: dict) -> bool:
 
 
 # --- a node as the scheduler sees it ----------------------------------------------------------
+_MATCHES_MAX = 1024  # selectors whose matches LabelSetIndex keeps (they come from users: bounded)
+
+
 class LabelSetIndex(dict):
     """(namespace, labels) -> {node name: non-terminating pods there with exactly those labels}, over every
-    node: a spreading count for one selector matches each distinct label set once, then reads per node."""
+    node: a spreading count for one selector matches each distinct label set once, then reads per node.
+
+    What `matching` found is kept per (namespace, selector) until a label set appears or disappears: pods of one
+    workload are scheduled one after another with the same selector, and their binds only change the counts
+    inside the per-node dicts it returned (which stay the same dicts while their label set exists)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._matches: dict[tuple, list[dict[str, int]]] = {}
 
     def change(self, node: str, label_set: tuple[str, tuple], delta: int) -> None:
-        nodes = self.setdefault(label_set, {})
+        nodes = self.get(label_set)
+        if nodes is None:
+            nodes = self[label_set] = {}
+            if self._matches:
+                self._matches = {}
         left = nodes.get(node, 0) + delta
         if left > 0:
             nodes[node] = left
@@ -161,10 +176,23 @@ class LabelSetIndex(dict):
             nodes.pop(node, None)
             if not nodes:
                 del self[label_set]
+                if self._matches:
+                    self._matches = {}
+
+    def clear(self) -> None:
+        super().clear()
+        self._matches = {}
 
     def matching(self, namespace: str, selector) -> list[dict[str, int]]:
-        """The per-node counts of every label set in `namespace` that `selector` matches."""
-        return [nodes for (ns, labels), nodes in self.items() if ns == namespace and selector.matches(dict(labels))]
+        """The per-node counts of every label set in `namespace` that `selector` matches (never mutate them)."""
+        key = (namespace, tuple(selector.requirements), selector.match_nothing)
+        found = self._matches.get(key)
+        if found is None:
+            found = [nodes for (ns, labels), nodes in self.items() if ns == namespace and selector.matches(dict(labels))]
+            if len(self._matches) >= _MATCHES_MAX:
+                self._matches = {}
+            self._matches[key] = found
+        return found
 
 
 class NodeInfo:

@@ -20,6 +20,7 @@ with the key is still a domain, as in Kubernetes).
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 
 from engine import labels
@@ -97,6 +98,103 @@ def default_selector(pod: dict, cache) -> labels.Selector | None:
     return labels.Selector(requirements) if requirements else None
 
 
+_MAP_KINDS = ("Service", "ReplicationController")  # spec.selector is a map of labels
+_LABEL_SELECTOR_KINDS = ("ReplicaSet", "StatefulSet")  # spec.selector is a LabelSelector
+_DEFAULTS_MAX = 4096  # label sets whose default selector is kept, per namespace
+
+
+class DefaultSelectors:
+    """`default_selector` for one informer cache, kept per (namespace, pod labels) (pods of one workload share
+    them) until a Service, ReplicationController, ReplicaSet or StatefulSet selector in that namespace changes.
+
+    The cache is read, not the scheduler's events, as `default_selector` reads it: each call lists the four kinds
+    (a C-level copy) and compares them by identity with the last look (the cache replaces an object on every
+    change, never mutates it). Only when one differs are the selectors gathered again by namespace (LabelSelectors
+    parsed only when their object's selector changed), and only namespaces whose selectors differ forget theirs."""
+
+    def __init__(self, cache) -> None:
+        self.cache = cache
+        self._seen: dict[str, list[dict]] = {}  # kind -> the cache's objects at the last look
+        # kind -> namespace -> [(name, raw selector, parsed selector or None)] in the cache's order
+        self._selectors: dict[str, dict[str, list[tuple]]] = {kind: {} for kind in _MAP_KINDS + _LABEL_SELECTOR_KINDS}
+        self._memo: dict[str, dict[tuple, labels.Selector | None]] = {}  # namespace -> labels -> selector
+
+    def _refresh(self) -> None:
+        for kind, by_namespace in self._selectors.items():
+            objs = self.cache.list(kind)
+            seen = self._seen.get(kind)
+            if seen is not None and len(seen) == len(objs) and all(map(operator.is_, seen, objs)):
+                continue
+            self._seen[kind] = objs
+            parse = kind in _LABEL_SELECTOR_KINDS
+            before = {(ns, row[0]): row for ns, rows in by_namespace.items() for row in rows}
+            fresh: dict[str, list[tuple]] = {}
+            for obj in objs:
+                meta = obj["metadata"]
+                namespace, name = meta.get("namespace", ""), meta.get("name")
+                raw = (obj.get("spec") or {}).get("selector")
+                if not raw:
+                    continue
+                old = before.get((namespace, name))
+                if old is not None and old[1] == raw:
+                    row = old
+                else:
+                    row = (name, raw, labels.from_label_selector(raw) if parse else None)
+                fresh.setdefault(namespace, []).append(row)
+            for namespace in set(fresh) | set(by_namespace):
+                if [r[1] for r in fresh.get(namespace, ())] != [r[1] for r in by_namespace.get(namespace, ())]:
+                    self._memo.pop(namespace, None)
+            self._selectors[kind] = fresh
+
+    def get(self, pod: dict) -> labels.Selector | None:
+        meta = pod["metadata"]
+        namespace, own = meta.get("namespace", ""), meta.get("labels") or {}
+        if not own:
+            return None
+        self._refresh()
+        key = tuple(sorted(own.items()))
+        try:
+            hash(key)
+        except TypeError:  # an unhashable label value (not a valid pod): computed, not kept
+            return self._compute(namespace, own)
+        memo = self._memo.setdefault(namespace, {})
+        if key in memo:
+            return memo[key]
+        if len(memo) >= _DEFAULTS_MAX:
+            memo.clear()
+        selector = memo[key] = self._compute(namespace, own)
+        return selector
+
+    def _compute(self, namespace: str, own: dict) -> labels.Selector | None:
+        """What `default_selector` gathers, from the selectors by namespace, in the same order."""
+        requirements: list[labels.Requirement] = []
+        for kind in _MAP_KINDS:
+            for _, selector, _ in self._selectors[kind].get(namespace, ()):
+                if all(own.get(k) == v for k, v in selector.items()):
+                    requirements += [labels.Requirement(k, "=", (str(v),)) for k, v in sorted(selector.items())]
+        for kind in _LABEL_SELECTOR_KINDS:
+            for _, _, selector in self._selectors[kind].get(namespace, ()):
+                if selector.requirements and selector.matches(own):
+                    requirements += selector.requirements
+        return labels.Selector(requirements) if requirements else None
+
+
+def _domain_score(rows: list[tuple], domains: tuple) -> int:
+    """`score` of a node without matching pods of its own: `domains` holds, per row, whether the node has the
+    hostname label (per-node rows) or its value of the row's key; the same sums in the same order."""
+    total = 0.0
+    for (_, per_node, _, values, weight, base), value in zip(rows, domains, strict=True):
+        if per_node:
+            if not value:
+                continue
+            total += 0.0 + base
+        else:
+            if value is None:
+                continue
+            total += values.get(value, 0) * weight + base
+    return int(math.floor(total + 0.5))
+
+
 def _node_included(c: Constraint, node: NodeInfo, required: nodeaffinity.Required, tolerations: list[dict]) -> bool:
     if c.honor_affinity and not required.matches(node):
         return False
@@ -109,23 +207,35 @@ def _node_included(c: Constraint, node: NodeInfo, required: nodeaffinity.Require
 
 class _Counter:
     """Matching pods on a node (same namespace, not terminating). With the scheduler's cluster-wide index each
-    selector is matched against each distinct label set once per cycle, then a node's count is a lookup."""
+    selector's matching label sets come from the index (kept there between cycles), summed once per cycle into
+    pods per node; a node's count is then a lookup, and only the nodes holding such pods need visiting."""
 
     def __init__(self, index, namespace: str):
         self.index = index
         self.namespace = namespace
-        self._matching: dict[int, tuple[labels.Selector, list[dict[str, int]]]] = {}
+        self._per_node: dict[int, tuple[labels.Selector, dict[str, int]]] = {}
+
+    def per_node(self, selector: labels.Selector) -> dict[str, int]:
+        """Node name -> matching pods there, for the nodes with any (needs the index)."""
+        found = self._per_node.get(id(selector))
+        if found is None:
+            sets = self.index.matching(self.namespace, selector)
+            if len(sets) == 1:
+                totals = dict(sets[0])
+            else:
+                totals = {}
+                for nodes in sets:
+                    for name, n in nodes.items():
+                        totals[name] = totals.get(name, 0) + n
+            found = self._per_node[id(selector)] = (selector, totals)
+        return found[1]
 
     def count(self, node: NodeInfo, selector: labels.Selector) -> int:
         if not node.label_sets:
             return 0
         if self.index is None or node.index is not self.index:
             return node.count_matching(self.namespace, selector)
-        found = self._matching.get(id(selector))
-        if found is None:
-            found = self._matching[id(selector)] = (selector, self.index.matching(self.namespace, selector))
-        name = node.name
-        return sum(nodes.get(name, 0) for nodes in found[1])
+        return self.per_node(selector).get(node.name, 0)
 
 
 @dataclass
@@ -157,6 +267,15 @@ class PodTopologySpread(Plugin):
 
     def _index(self):
         return getattr(self.handle, "label_index", None)
+
+    def _default_selector(self, pod: dict) -> labels.Selector | None:
+        cache = self._cache()
+        if cache is None:
+            return default_selector(pod, cache)
+        defaults = getattr(self, "_defaults", None)
+        if defaults is None or defaults.cache is not cache:
+            defaults = self._defaults = DefaultSelectors(cache)
+        return defaults.get(pod)
 
     # --- filter -------------------------------------------------------------------------------------
     def pre_filter(self, state, pod: PodInfo) -> Status:
@@ -216,29 +335,41 @@ class PodTopologySpread(Plugin):
         if require_all:
             constraints = _constraints(pod.pod, SCHEDULE_ANYWAY)
         else:
-            selector = default_selector(pod.pod, self._cache())
+            selector = self._default_selector(pod.pod)
             constraints = [Constraint(c["maxSkew"], c["topologyKey"], selector)
                            for c in SYSTEM_DEFAULT_CONSTRAINTS] if selector is not None else []
         if not constraints:
             return SKIP
+        keys = [c.topology_key for c in constraints]
         ignored: set[str] = set()
-        values: list[dict[str, int]] = [{} for _ in constraints]
-        for node in nodes:
-            if require_all and any(c.topology_key not in node.labels for c in constraints):
-                ignored.add(node.name)
-                continue
-            for i, c in enumerate(constraints):
-                if c.topology_key != HOSTNAME and c.topology_key in node.labels:
-                    values[i].setdefault(node.labels[c.topology_key], 0)
+        counted = nodes
+        if require_all:
+            ignored = {node.name for node in nodes if any(key not in node.labels for key in keys)}
+            if ignored:
+                counted = [node for node in nodes if node.name not in ignored]
+        # Per constraint: its domains among the nodes scored (none for hostname: a node is its own domain).
+        values: list[dict[str, int]] = [
+            {} if key == HOSTNAME else dict.fromkeys({node.labels[key] for node in counted if key in node.labels}, 0)
+            for key in keys]
         weights = []
         for i, c in enumerate(constraints):
             size = len(nodes) - len(ignored) if c.topology_key == HOSTNAME else len(values[i])
             weights.append(math.log(size + 2))
-        counter = _Counter(self._index(), pod.pod["metadata"].get("namespace", ""))
+        index = self._index()
+        counter = _Counter(index, pod.pod["metadata"].get("namespace", ""))
         if any(values):
             required = nodeaffinity.Required(pod.pod)
-            for node in self._nodes():
-                if require_all and any(c.topology_key not in node.labels for c in constraints):
+            if index is None:
+                candidates = self._nodes()
+            else:  # a node adds to its domain's count only with matching pods: visit just those
+                everything = self.handle.nodes
+                names: dict[str, None] = {}
+                for i, c in enumerate(constraints):
+                    if values[i]:
+                        names.update(dict.fromkeys(counter.per_node(c.selector)))
+                candidates = [everything[name] for name in names if name in everything]
+            for node in candidates:
+                if require_all and any(key not in node.labels for key in keys):
                     continue
                 for i, c in enumerate(constraints):
                     value = node.labels.get(c.topology_key)
@@ -266,6 +397,28 @@ class PodTopologySpread(Plugin):
             else:
                 total += values.get(value, 0) * weight + base
         return int(math.floor(total + 0.5))
+
+    def score_nodes(self, state, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """`score` of each node. A node without matching pods of its own scores what its domains give, computed
+        once per combination of (hostname label present, value of each other key); only the nodes with matching
+        pods (and ignored ones) are scored one by one."""
+        rows, ignored, counter = state[NAME + "/score"]
+        index = counter.index
+        if index is None:
+            return super().score_nodes(state, pod, nodes)
+        hot: set[str] = set(ignored)
+        for _, per_node, selector, _, _, _ in rows:
+            if per_node:
+                hot.update(counter.per_node(selector))
+        columns = [[node.labels.get(key) is not None for node in nodes] if per_node else
+                   [node.labels.get(key) for node in nodes] for key, per_node, _, _, _, _ in rows]
+        combinations = list(zip(*columns, strict=True))
+        by_domains = {domains: _domain_score(rows, domains) for domains in set(combinations)}
+        out = [by_domains[domains] for domains in combinations]
+        score = self.score
+        for i in [i for i, node in enumerate(nodes) if node.name in hot or node.index is not index]:
+            out[i] = score(state, pod, nodes[i])
+        return out
 
     def normalize(self, state, pod: PodInfo, scores: dict[str, int]) -> None:
         _, ignored, _ = state[NAME + "/score"]
