@@ -342,14 +342,14 @@ class DjangoStore(BaseStore):
     def changes_since(self, revision: int, limit: int | None = None) -> list[ChangeEvent]:
         """Each change's object is decoded when first asked for: a watch skips the changes of other kinds,
         namespaces and names by their key alone (kube-apiserver's watch cache filters before it encodes)."""
-        return [LazyChange(rev, change_type, key, text) for rev, change_type, key, text in
-                self._changes_text(revision, limit)]
+        rows, _ = self._changes_text(revision, limit)
+        return [LazyChange(rev, change_type, key, text) for rev, change_type, key, text in rows]
 
     def changes_for_cache(self, revision: int) -> list[ChangeEvent]:
         """`changes_since`, shared: the informer never changes what it holds, and the loop's own writes come
         back as the very objects it wrote (see `_encode`)."""
         decode, prefix = SHARED.decode, (self.using, self.cluster_id)
-        rows = self._changes_text(revision, None)
+        rows, _ = self._changes_text(revision)
         newest = {key: i for i, (_, _, key, _) in enumerate(rows)}
         # An object's older versions are decoded apart: through SHARED they would evict its newest.
         return [ChangeEvent(rev, change_type, decode((*prefix, *key), text).obj if newest[key] == i else json.loads(text))
@@ -360,27 +360,22 @@ class DjangoStore(BaseStore):
         """Narrowed in SQL: a watch resuming from long ago (`kubectl get pod NAME -w` from the pod's last change)
         no longer reads every other object's changes. It continues from the cluster's revision as of the same
         statement: every change up to it was committed and looked at."""
+        rows, current = self._changes_text(revision, kind=kind, namespace=namespace, name=name)
+        changes = [LazyChange(rev, change_type, key, text) for rev, change_type, key, text in rows]
+        return changes, max(revision, current, changes[-1].revision if changes else 0)
+
+    def _changes_text(self, revision: int, limit: int | None = None, *, kind: str | None = None,
+                      namespace: str | None = None, name: str | None = None
+                      ) -> tuple[list[tuple[int, str, Key, str]], int]:
+        """(revision, type, key, stored JSON text) of the changes after `revision` (of `kind`, in `namespace`,
+        of `name`, each when given), oldest first, and the cluster's revision: one statement joined to the
+        cluster row, which also gives the compaction mark (the ORM cost more than running it)."""
         condition, params = "", [revision]
         for column, value in (("kind", kind), ("namespace", namespace), ("name", name)):
             if value is not None and (value or column == "name"):
                 condition += f" AND h.{self._sql.qn(column)} = %s"
                 params.append(value)
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(self._sql.watch_changes.format(condition=condition), [*params, self.cluster_id])
-            rows = cursor.fetchall()
-        if not rows:
-            raise Cluster.DoesNotExist(f'cluster "{self.cluster}" does not exist')
-        current, compacted = rows[0][0], rows[0][1]
-        if revision < compacted:
-            raise errors.gone(revision, compacted + 1)
-        changes = [LazyChange(rev, change_type, (kind_, ns, name_), text)
-                   for _, _, rev, change_type, kind_, ns, name_, text in rows if rev is not None]
-        return changes, max(revision, current, changes[-1].revision if changes else 0)
-
-    def _changes_text(self, revision: int, limit: int | None) -> list[tuple[int, str, Key, str]]:
-        """(revision, type, key, stored JSON text) of the changes after `revision`, oldest first: one statement
-        joined to the cluster row for the compaction mark (the ORM cost more than running it)."""
-        sql, params = self._sql.changes, [revision, self.cluster_id]
+        sql, params = self._sql.changes.format(condition=condition), [*params, self.cluster_id]
         if limit:
             sql, params = f"{sql} LIMIT %s", [*params, int(limit)]
         with connections[self.using].cursor() as cursor:
@@ -388,11 +383,11 @@ class DjangoStore(BaseStore):
             rows = cursor.fetchall()
         if not rows:
             raise Cluster.DoesNotExist(f'cluster "{self.cluster}" does not exist')
-        compacted = rows[0][0]
+        current, compacted = rows[0][0], rows[0][1]
         if revision < compacted:
             raise errors.gone(revision, compacted + 1)
-        return [(rev, change_type, (kind, namespace, name), text)
-                for _, rev, change_type, kind, namespace, name, text in rows if rev is not None]
+        return [(rev, change_type, (kind_, ns, name_), text)
+                for _, _, rev, change_type, kind_, ns, name_, text in rows if rev is not None], current
 
     def revision(self) -> int:
         return Cluster.objects.using(self.using).filter(pk=self.cluster_id).values_list("revision", flat=True).get()
@@ -468,15 +463,12 @@ class _Statements:
                      f"FROM {table} c LEFT JOIN {objects} o ON o.{key_columns[0]} = c.{pk}{{condition}} "
                      f"WHERE c.{pk} = %s")
         changes = qn(Change._meta.db_table)
-        self.changes = (f"SELECT c.{qn('compacted_revision')}, h.{rev}, h.{qn('type')}, h.{qn('kind')}, "
+        # `_changes_text`: the changes after a revision, narrowed by `{condition}` on their key, joined to the
+        # cluster row for its revision and compaction mark.
+        self.changes = (f"SELECT c.{rev}, c.{qn('compacted_revision')}, h.{rev}, h.{qn('type')}, h.{qn('kind')}, "
                         f"h.{qn('namespace')}, h.{qn('name')}, h.{qn('data')} FROM {table} c "
                         f"LEFT JOIN {changes} h ON h.{qn(Change._meta.get_field('cluster').column)} = c.{pk} "
-                        f"AND h.{rev} > %s WHERE c.{pk} = %s ORDER BY h.{rev}")
-        # `changes_for_watch`: narrowed by `{condition}` on the change's key, with the cluster's revision.
-        self.watch_changes = (f"SELECT c.{rev}, c.{qn('compacted_revision')}, h.{rev}, h.{qn('type')}, h.{qn('kind')}, "
-                              f"h.{qn('namespace')}, h.{qn('name')}, h.{qn('data')} FROM {table} c "
-                              f"LEFT JOIN {changes} h ON h.{qn(Change._meta.get_field('cluster').column)} = c.{pk} "
-                              f"AND h.{rev} > %s{{condition}} WHERE c.{pk} = %s ORDER BY h.{rev}")
+                        f"AND h.{rev} > %s{{condition}} WHERE c.{pk} = %s ORDER BY h.{rev}")
         if connection.vendor == "postgresql":
             from psycopg.types.json import Jsonb
 
