@@ -173,6 +173,7 @@ class DjangoStore(BaseStore):
         return StoredObject.objects.using(self.using).filter(cluster_id=self.cluster_id)
 
     def _read(self, key: Key) -> dict | None:
+        self._begin()  # inside an `atomic` block a write follows: read what it will check under the write lock
         connection = connections[self.using]
         with connection.cursor() as cursor:
             cursor.execute(self._sql.read, [self.cluster_id, *key])
@@ -186,6 +187,7 @@ class DjangoStore(BaseStore):
         return _data_field().from_db_value(data, None, connection)
 
     def _next_revision(self) -> int:
+        self._begin()  # every write reserves its revision first
         with connections[self.using].cursor() as cursor:
             for sql in self._sql.bump:
                 cursor.execute(sql, [self.cluster_id])
@@ -394,29 +396,61 @@ class DjangoStore(BaseStore):
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        """A transaction (a savepoint inside someone else's); inside this store's own, the same one. A
-        savepoint per write was a quarter of a tick's statements and protected nothing: an operation raises
-        only before it changes a row (a clash leaves the transaction usable), and a database error ends the
-        whole transaction anyway."""
-        depth = getattr(self._atomic_depth, "value", 0)
+        """This store's transaction: inside it, the same one (no savepoint per write: an operation raises only
+        before it changes a row, a clash leaves the transaction usable, and a database error ends the whole
+        transaction anyway).
+
+        Begun in autocommit (the loop's tick, an API request), the transaction opens at the block's first
+        write (`_begin`), as PostgreSQL's row lock is only taken there anyway: a tick that writes nothing, or
+        the reads and computing before a tick's first write, no longer hold SQLite's write lock, which every
+        request's write waits for. A store operation's own read of its object opens it too, so an update reads
+        what it replaces under the lock, as before. Inside someone
+        else's transaction (a service's, a test's) the block is a savepoint from its start, as before."""
+        local = self._atomic_depth
+        depth = getattr(local, "value", 0)
         if depth:
-            self._atomic_depth.value = depth + 1
+            local.value = depth + 1
             try:
                 yield
             finally:
-                self._atomic_depth.value = depth
+                local.value = depth
             return
-        with transaction.atomic(using=self.using):
-            self._atomic_depth.value = 1
+        if connections[self.using].in_atomic_block:
+            with transaction.atomic(using=self.using):
+                local.value, local.opened = 1, None
+                try:
+                    yield
+                finally:
+                    local.value = 0
+        else:
+            local.value, local.opened = 1, None
             try:
                 yield
-            finally:
-                self._atomic_depth.value = 0
+            except BaseException as exc:
+                opened, local.value, local.opened = local.opened, 0, None
+                if opened is not None:
+                    opened.__exit__(type(exc), exc, exc.__traceback__)  # rolls back
+                raise
+            opened, local.value, local.opened = local.opened, 0, None
+            if opened is not None:
+                opened.__exit__(None, None, None)  # commits
         # Compaction deletes a thousand changes: in a transaction of its own, so that the loop's tick (or a
         # request) does not hold the cluster's write lock for it.
-        if getattr(self._atomic_depth, "compact_due", False):
-            self._atomic_depth.compact_due = False
+        if getattr(local, "compact_due", False):
+            local.compact_due = False
             self.compact()
+
+    def _begin(self) -> None:
+        """Open the transaction of the `atomic` block in progress, at its first write or object read (see
+        `atomic`)."""
+        local = self._atomic_depth
+        if not getattr(local, "value", 0) or getattr(local, "opened", None) is not None:
+            return
+        if connections[self.using].in_atomic_block:
+            return  # inside a block of someone else's (a savepoint of ours could not outlive it): write in theirs
+        opened = transaction.atomic(using=self.using)
+        opened.__enter__()
+        local.opened = opened
 
     # --- housekeeping -----------------------------------------------------------------------------
     def compact(self, keep: int | None = None) -> int:
@@ -424,6 +458,7 @@ class DjangoStore(BaseStore):
         keep = self.change_window if keep is None else keep
         clusters = Cluster.objects.using(self.using).filter(pk=self.cluster_id)
         with self.atomic():
+            self._begin()
             revision, compacted = clusters.values_list("revision", "compacted_revision").get()
             target = revision - keep
             if target <= compacted:
