@@ -67,6 +67,10 @@ MAX_WALL_STEP_SECONDS = 2.0
 # A cluster whose tick crashed is retried after this back-off (doubling up to the maximum).
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
+# The loop stores a running cluster's virtual time when requests' extrapolation of it strays by more than
+# this many virtual seconds per 1x of speed, and at least every STAMP_MAX_SECONDS of wall time.
+STAMP_TOLERANCE_SECONDS = 0.02
+STAMP_MAX_SECONDS = 2.0
 # A quiet cluster still publishes its clock this often, so pages see time move.
 IDLE_PUBLISH_SECONDS = 1.0
 # Most activities one delta carries; the rest are counted.
@@ -126,13 +130,15 @@ def virtual_now(cluster: Cluster, wall_now: float | None = None) -> float:
     return cluster.virtual_now(wall_now)
 
 
-def stamp_clock(cluster_pk: int, virtual_time: float, **fields) -> None:
-    """Store a cluster's virtual time, and when it was stored (the origin `virtual_now` extrapolates from).
+def stamp_clock(cluster_pk: int, virtual_time: float, **fields) -> float:
+    """Store a cluster's virtual time, and when it was stored (the origin `virtual_now` extrapolates from);
+    returns that wall time.
 
     A queryset update of these columns only, so it never overwrites the revision the store bumps.
     """
-    Cluster.objects.filter(pk=cluster_pk).update(virtual_time=virtual_time, virtual_time_saved_at=time.time(),
-                                                 **fields)
+    saved_at = time.time()
+    Cluster.objects.filter(pk=cluster_pk).update(virtual_time=virtual_time, virtual_time_saved_at=saved_at, **fields)
+    return saved_at
 
 
 def api_for(cluster: Cluster) -> ApiServer:
@@ -480,7 +486,9 @@ class ClusterLoop:
     sim: Simulation | None = None
     last_wall: float = 0.0
     last_published: float = 0.0
-    stamped_at: float = 0.0  # when the loop last stored the virtual time (monotonic)
+    # What the loop last stored of the clock: (wall time it was stored at, virtual time, speed, paused); the
+    # first tick stores it.
+    stamp: tuple[float, float, float, bool] = (0.0, 0.0, 0.0, True)
     published_clock: tuple[float, bool] | None = None
     failures: int = 0
     retry_at: float = 0.0
@@ -848,12 +856,19 @@ class SimulationRunner:
         state.ticks += 1
         if TICK_HOOKS:
             state.outbox.extend(_run_hooks(TICK_HOOKS, state, result))
-        # Paused, the stored time stays as step_clock may have moved it. Running, it is stored at most twice a
-        # tick period: requests extrapolate it by wall time as the clock advances (an early tick after a commit
-        # need not write the row too, and on PostgreSQL wait for the disk).
-        if clock.paused and virtual_step or not clock.paused and now - state.stamped_at >= self.tick_seconds / 2:
-            stamp_clock(state.pk, clock.now())
-            state.stamped_at = now
+        # Paused, the stored time stays as step_clock may have moved it. Running, requests extrapolate the stored
+        # time by wall time times speed, which is exact while the loop keeps pace: it is stored again when that
+        # extrapolation strays from the clock (a slow tick, a stall), when speed or pause changed, and at least
+        # every STAMP_MAX_SECONDS. Stored every tick, it was a write transaction per cluster per tick.
+        if clock.paused:
+            if virtual_step:
+                state.stamp = (stamp_clock(state.pk, clock.now()), clock.now(), clock.speed, True)
+        else:
+            saved_at, stored, speed, paused = state.stamp
+            strayed = abs(stored + (time.time() - saved_at) * clock.speed - clock.now())
+            if (paused or speed != clock.speed or strayed > STAMP_TOLERANCE_SECONDS * max(1.0, clock.speed)
+                    or time.time() - saved_at >= STAMP_MAX_SECONDS):
+                state.stamp = (stamp_clock(state.pk, clock.now()), clock.now(), clock.speed, False)
         clock_state = (clock.speed, clock.paused)
         _take_inbox(state)
         flows = drain_flows(sim)

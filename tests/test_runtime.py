@@ -186,6 +186,35 @@ async def test_runner_brings_a_deployment_to_running_and_publishes_deltas(settin
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_the_loop_stores_its_clock_only_when_requests_extrapolation_would_stray():
+    cluster = await sync_to_async(make_cluster)("stamps", speed=1.0, workload=False)
+    runner = SimulationRunner(holder="test:stamps", cluster_names=["stamps"])
+
+    async def stored():
+        return await runner.call(lambda: Cluster.objects.values_list("virtual_time_saved_at", flat=True)
+                                 .get(pk=cluster.pk))
+
+    try:
+        await runner.discover()
+        await runner.step()  # the first tick stores the clock
+        first = await stored()
+        for _ in range(4):
+            await asyncio.sleep(0.05)
+            await runner.step()
+        assert await stored() == first  # keeping pace: what requests extrapolate is the clock
+        row = await runner.call(Cluster.objects.get, pk=cluster.pk)
+        sim_clock = runner.clusters[cluster.pk].sim.clock
+        assert abs(virtual_now(row) - sim_clock.now()) < 0.05
+        sim_clock.advance(5.0)  # the loop's clock moved on its own (as after a stall): stored at the next tick
+        await runner.step()
+        assert await stored() > first
+        row = await runner.call(Cluster.objects.get, pk=cluster.pk)
+        assert abs(virtual_now(row) - sim_clock.now()) < 0.05
+    finally:
+        await runner.stop()
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_a_second_runner_does_not_tick_a_cluster_the_first_holds():
     cluster = await sync_to_async(make_cluster)("leased", workload=False)
     first = SimulationRunner(holder="host:1:a", cluster_names=["leased"])
