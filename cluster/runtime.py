@@ -864,11 +864,14 @@ class SimulationRunner:
             if virtual_step:
                 state.stamp = (stamp_clock(state.pk, clock.now()), clock.now(), clock.speed, True)
         else:
+            # The clock stands at the tick's start until the next tick advances it by the wall time since: what
+            # it reads now is that plus this tick's own duration.
+            current = clock.now() + max(0.0, time.monotonic() - now) * clock.speed
             saved_at, stored, speed, paused = state.stamp
-            strayed = abs(stored + (time.time() - saved_at) * clock.speed - clock.now())
+            strayed = abs(stored + (time.time() - saved_at) * clock.speed - current)
             if (paused or speed != clock.speed or strayed > STAMP_TOLERANCE_SECONDS * max(1.0, clock.speed)
                     or time.time() - saved_at >= STAMP_MAX_SECONDS):
-                state.stamp = (stamp_clock(state.pk, clock.now()), clock.now(), clock.speed, False)
+                state.stamp = (stamp_clock(state.pk, current), current, clock.speed, False)
         clock_state = (clock.speed, clock.paused)
         _take_inbox(state)
         flows = drain_flows(sim)
