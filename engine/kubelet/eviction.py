@@ -59,14 +59,13 @@ def candidates(pods: list[dict]) -> list[dict]:
     return [p for p in pods if is_candidate(p)]
 
 
-def memory_available(node: dict, pods: list[dict], now: float) -> int:
-    """memory.available: capacity minus the working set of the system and of every pod on the node."""
-    used = usage.SYSTEM_MEMORY_BYTES + sum(usage.pod_memory_usage_bytes(p, now) or 0 for p in pods)
-    return capacity(node) - used
-
-
-def under_pressure(node: dict, pods: list[dict], now: float) -> bool:
-    return memory_available(node, pods, now) < THRESHOLD_BYTES
+def memory_available(node: dict, pods: list[dict], now: float, working_set=None) -> int:
+    """memory.available: capacity minus the working set of the system and of every pod on the node.
+    `working_set(pod)`: the pod's, when the caller knows it already (the kubelet caches it per pod version)."""
+    if working_set is None:
+        def working_set(pod: dict) -> int:
+            return usage.pod_memory_usage_bytes(pod, now) or 0
+    return capacity(node) - usage.SYSTEM_MEMORY_BYTES - sum(working_set(p) for p in pods)
 
 
 def _request(pod: dict) -> int:

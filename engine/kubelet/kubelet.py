@@ -497,13 +497,14 @@ class KubeletManager(Controller):
     def memory_available(self, node: dict, now: float) -> tuple[int, list[dict]]:
         """eviction.memory_available over the node's eviction.candidates (returned too), in one pass over its pods
         with the per-pod cache: a node's eviction pass costs a dict lookup per pod that did not change."""
-        pods, used = [], usage.SYSTEM_MEMORY_BYTES
-        for pod in self.sim.cache.pods_on_node(node["metadata"]["name"]):
-            _, candidate, fixed = self._pod_memory_entry(pod, now)
-            if candidate:
-                pods.append(pod)
-                used += fixed if fixed is not None else (usage.pod_memory_usage_bytes(pod, now) or 0)
-        return eviction.capacity(node) - used, pods
+        pods = [pod for pod in self.sim.cache.pods_on_node(node["metadata"]["name"])
+                if self._pod_memory_entry(pod, now)[1]]
+
+        def working_set(pod: dict) -> int:
+            fixed = self._pod_memory_entry(pod, now)[2]  # cached a line above
+            return fixed if fixed is not None else (usage.pod_memory_usage_bytes(pod, now) or 0)
+
+        return eviction.memory_available(node, pods, now, working_set), pods
 
     def _evict(self, pod: dict, message: str, client, now: float) -> None:
         """evictPod: the Evicted Event, then the containers killed at once and the pod failed (not deleted)."""
