@@ -13,6 +13,13 @@ the name (INSERT ... ON CONFLICT DO NOTHING). A lost race ends in 409 Conflict o
 never in a silent overwrite or a broken transaction. On SQLite the IMMEDIATE transaction mode
 takes the database's write lock at BEGIN, which serialises writers before they read.
 
+Held writes. From its first revision bump a transaction holds that lock, so nothing it reads afterwards can
+change under it: later revisions are counted in memory, objects read under the lock are read once, and the
+writes of objects read under it are kept (cluster.pending) and sent together in a few batched statements
+before any other read of the rows and before the commit. A loop's tick of 30 writes made ~150 statements,
+each a round trip on PostgreSQL while requests queued behind the lock; it now makes one per object read
+plus five.
+
 Reads are single statements: `list` and `changes_since` join the cluster row, so the objects (or
 changes) and the revision (or compaction mark) come from one snapshot.
 
@@ -37,8 +44,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from cluster.models import Change, Cluster, StoredObject
+from cluster.pending import PendingWrites
 from engine import errors
-from engine.store import ADDED, DEFAULT_CHANGE_WINDOW, DELETED, BaseStore, Key
+from engine.store import ADDED, DEFAULT_CHANGE_WINDOW, DELETED, BaseStore, Key, copy_json
 from engine.store import Change as ChangeEvent
 
 # Writes between two automatic compactions of the change log (one DELETE per this many writes).
@@ -157,7 +165,8 @@ class DjangoStore(BaseStore):
         self.cluster_id = cluster.pk
         self.using = using or cluster._state.db or DEFAULT_DB_ALIAS
         self.change_window = change_window
-        # The (key, resourceVersion) last read by this thread: what a following write must still find.
+        # The (key, resourceVersion, under the write lock) last read by this thread: what a following write must
+        # still find, and whether it is sure to.
         self._last_read = threading.local()
         self._sql = _Statements(self.using)
         # Per thread: inside shared_reads() get and list answer shared objects, in that thread only (the loop's
@@ -173,20 +182,33 @@ class DjangoStore(BaseStore):
         return StoredObject.objects.using(self.using).filter(cluster_id=self.cluster_id)
 
     def _read(self, key: Key) -> dict | None:
+        pending = self._pending()
+        if pending is not None and key in pending.objects:
+            held = pending.objects[key]
+            self._last_read.value = (key, held.resource_version, True)
+            return held.obj  # never changed after its write, as what SHARED hands out
         self._begin()  # inside an `atomic` block a write follows: read what it will check under the write lock
         connection = connections[self.using]
         with connection.cursor() as cursor:
             cursor.execute(self._sql.read, [self.cluster_id, *key])
             row = cursor.fetchone()
         resource_version, data = row if row else (None, None)
-        self._last_read.value = (key, resource_version)
+        self._last_read.value = (key, resource_version, pending is not None)
         if data is None:
-            return None
-        if getattr(self._shared_reads, "on", False):
-            return SHARED.decode(self._shared_key(key), data).obj
-        return _data_field().from_db_value(data, None, connection)
+            found = None
+        elif getattr(self._shared_reads, "on", False):
+            found = SHARED.decode(self._shared_key(key), data).obj
+        else:
+            found = _data_field().from_db_value(data, None, connection)
+        if pending is not None:
+            pending.remember(key, found, resource_version)
+        return found
 
     def _next_revision(self) -> int:
+        local = self._atomic_depth
+        pending = getattr(local, "pending", None)
+        if pending is not None:
+            return pending.next_revision()
         self._begin()  # every write reserves its revision first
         with connections[self.using].cursor() as cursor:
             for sql in self._sql.bump:
@@ -194,11 +216,62 @@ class DjangoStore(BaseStore):
             row = cursor.fetchone()
         if row is None:
             raise Cluster.DoesNotExist(f'cluster "{self.cluster}" does not exist')
+        if getattr(local, "value", 0):
+            local.pending = PendingWrites(row[0])  # the row's lock is ours until the transaction ends
         return row[0]
+
+    def _pending(self) -> PendingWrites | None:
+        """The writes held back in this thread's transaction, once it holds the write lock (see cluster.pending)."""
+        return getattr(self._atomic_depth, "pending", None)
+
+    def _holding(self, key: Key) -> tuple[PendingWrites, bool] | None:
+        """The pending writes and whether the row of `key` existed, when a write of `key` may be held back: the
+        lock is held, and the object was last read under it as it still is. None: write it now."""
+        pending = self._pending()
+        if pending is None:
+            return None
+        read_key, read_version, under_lock = getattr(self._last_read, "value", (None, None, False))
+        if read_key != key or not under_lock:
+            return None
+        held = pending.objects.get(key)
+        if held is not None and held.resource_version != read_version:
+            return None  # changed since it was read: the conditional statement below answers Conflict
+        return pending, pending.existed(key, read_version)
+
+    def flush_writes(self) -> None:
+        """Send the writes held back in this thread's transaction (see cluster.pending): before anything reads
+        rows other than through `_read`, and before the transaction ends."""
+        pending = self._pending()
+        if pending is None or not pending.dirty:
+            return
+        inserts, updates, deletes = pending.rows()
+        connection = connections[self.using]
+        with connection.cursor() as cursor:
+            if deletes:
+                cursor.executemany(self._sql.delete, [[self.cluster_id, *key] for key, _ in deletes])
+            if inserts:
+                cursor.executemany(self._sql.insert, [self._insert_params(key, held.text, held.columns)
+                                                      for key, held in inserts])
+            if updates:
+                cursor.executemany(self._sql.update, [self._update_params(key, held.text, held.columns)
+                                                      for key, held in updates])
+            if pending.changes:
+                cursor.executemany(self._sql.log, [self._log_params(key, text, revision, change_type)
+                                                   for revision, change_type, key, text in pending.changes])
+            if pending.revision != pending.stored_revision:
+                cursor.execute(self._sql.set_revision, [pending.revision, self.cluster_id])
+        pending.flushed()
 
     def _write(self, key: Key, obj: dict, revision: int, change_type: str) -> None:
         columns = StoredObject.columns_for(obj)
         text = self._encode(key, obj)
+        holding = self._holding(key)
+        if holding is not None:
+            pending, existed = holding
+            pending.put(key, obj, text, columns, existed)
+            self._log(key, text, revision, change_type)
+            return
+        self.flush_writes()  # the statements below check rows the held writes may have changed
         if change_type == ADDED:
             if not self._insert(key, text, columns):
                 info = self._kind_info(key[0])  # a built-in kind or a CRD's
@@ -215,16 +288,20 @@ class DjangoStore(BaseStore):
         SHARED.remember(self._shared_key(key), text, obj)
         return text
 
-    def _update(self, key: Key, text: str, columns: dict) -> bool:
-        """Overwrite the row if it still has the resourceVersion last read (any, if it was not read)."""
+    def _update_params(self, key: Key, text: str, columns: dict) -> list:
         connection = connections[self.using]
         params = [self._sql.json(text)]
         params += [field.get_db_prep_save(columns[column], connection)
                    for column, field in zip(_UPDATE_COLUMNS[1:], _fields(StoredObject, _UPDATE_COLUMNS[1:]),
                                             strict=True)]
-        params += [self.cluster_id, *key]
+        return [*params, self.cluster_id, *key]
+
+    def _update(self, key: Key, text: str, columns: dict) -> bool:
+        """Overwrite the row if it still has the resourceVersion last read (any, if it was not read)."""
+        connection = connections[self.using]
+        params = self._update_params(key, text, columns)
         sql = self._sql.update
-        read_key, read_version = getattr(self._last_read, "value", (None, None))
+        read_key, read_version, _ = getattr(self._last_read, "value", (None, None, False))
         if read_key == key and read_version is not None:
             sql = self._sql.update_if_version
             params.append(read_version)
@@ -233,6 +310,14 @@ class DjangoStore(BaseStore):
             return cursor.rowcount == 1
 
     def _remove(self, key: Key, obj: dict, revision: int) -> None:
+        holding = self._holding(key)
+        if holding is not None:
+            pending, existed = holding
+            text = self._encode(key, obj)
+            pending.remove(key, text, existed)
+            self._log(key, text, revision, DELETED)
+            return
+        self.flush_writes()
         deleted, _ = self._unchanged_since_read(key).delete()
         if deleted != 1:
             self._lost_race(key)
@@ -242,7 +327,7 @@ class DjangoStore(BaseStore):
     def _unchanged_since_read(self, key: Key):
         kind, namespace, name = key
         rows = self._objects().filter(kind=kind, namespace=namespace, name=name)
-        read_key, read_version = getattr(self._last_read, "value", (None, None))
+        read_key, read_version, _ = getattr(self._last_read, "value", (None, None, False))
         if read_key == key and read_version is not None:
             rows = rows.filter(resource_version=read_version)
         return rows
@@ -255,29 +340,40 @@ class DjangoStore(BaseStore):
             raise errors.conflict(info.plural, name, info.group)
         raise errors.not_found(info.plural, name, info.group)
 
-    def _insert(self, key: Key, text: str, columns: dict) -> bool:
-        """Insert the row unless one has the key; whether it was inserted. One statement, and a clash
-        leaves the transaction usable (an IntegrityError would abort it on PostgreSQL)."""
+    def _insert_params(self, key: Key, text: str, columns: dict) -> list:
         kind, namespace, name = key
         values = {"cluster_id": self.cluster_id, "kind": kind, "namespace": namespace, "name": name, **columns}
         connection = connections[self.using]
-        params = [self._sql.json(text) if column == "data" else field.get_db_prep_save(values[column], connection)
-                  for column, field in zip(_INSERT_COLUMNS, _fields(StoredObject, _INSERT_COLUMNS), strict=True)]
-        with connection.cursor() as cursor:
-            cursor.execute(self._sql.insert, params)
+        return [self._sql.json(text) if column == "data" else field.get_db_prep_save(values[column], connection)
+                for column, field in zip(_INSERT_COLUMNS, _fields(StoredObject, _INSERT_COLUMNS), strict=True)]
+
+    def _insert(self, key: Key, text: str, columns: dict) -> bool:
+        """Insert the row unless one has the key; whether it was inserted. One statement, and a clash
+        leaves the transaction usable (an IntegrityError would abort it on PostgreSQL)."""
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(self._sql.insert, self._insert_params(key, text, columns))
             return cursor.rowcount == 1
 
+    def _log_params(self, key: Key, text: str, revision: int, change_type: str) -> list:
+        return [self.cluster_id, revision, change_type, *key, self._sql.json(text)]
+
     def _log(self, key: Key, text: str, revision: int, change_type: str) -> None:
-        kind, namespace, name = key
-        params = [self.cluster_id, revision, change_type, kind, namespace, name, self._sql.json(text)]
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(self._sql.log, params)
+        pending = self._pending()
+        if pending is not None and revision > pending.stored_revision:
+            pending.log(revision, change_type, key, text)  # the held writes' changes go with them
+        else:
+            with connections[self.using].cursor() as cursor:
+                cursor.execute(self._sql.log, self._log_params(key, text, revision, change_type))
         if revision % COMPACT_EVERY == 0:
             self._atomic_depth.compact_due = True  # once this store's transaction is over: see `atomic`
 
     # --- reads ----------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
-        return self._read((kind, namespace or "", name))  # freshly decoded: already the caller's copy
+        key = (kind, namespace or "", name)
+        if self._pending() is not None and not getattr(self._shared_reads, "on", False):
+            found = self._read(key)
+            return copy_json(found) if found is not None else None  # what the lock's holder knows, not the caller's
+        return self._read(key)  # freshly decoded: already the caller's copy
 
     def list(self, kind: str | None = None, namespace: str | None = None) -> tuple[list[dict], int]:
         rows, revision = self._list_text(kind, namespace)
@@ -298,6 +394,7 @@ class DjangoStore(BaseStore):
     def _list_text(self, kind: str | None, namespace: str | None) -> tuple[list[tuple[str, str, str, str]], int]:
         """(namespace, name, kind, stored JSON text) of the objects, sorted, and the revision they are as of:
         one statement joined to the cluster row, in SQL (building it with the ORM cost more than running it)."""
+        self.flush_writes()
         params: list = []
         condition = ""
         if kind:
@@ -372,6 +469,7 @@ class DjangoStore(BaseStore):
         """(revision, type, key, stored JSON text) of the changes after `revision` (of `kind`, in `namespace`,
         of `name`, each when given), oldest first, and the cluster's revision: one statement joined to the
         cluster row, which also gives the compaction mark (the ORM cost more than running it)."""
+        self.flush_writes()
         condition, params = "", [revision]
         for column, value in (("kind", kind), ("namespace", namespace), ("name", name)):
             if value is not None and (value or column == "name"):
@@ -392,6 +490,7 @@ class DjangoStore(BaseStore):
                 for _, _, rev, change_type, kind_, ns, name_, text in rows if rev is not None], current
 
     def revision(self) -> int:
+        self.flush_writes()
         return Cluster.objects.using(self.using).filter(pk=self.cluster_id).values_list("revision", flat=True).get()
 
     @contextlib.contextmanager
@@ -417,21 +516,23 @@ class DjangoStore(BaseStore):
             return
         if connections[self.using].in_atomic_block:
             with transaction.atomic(using=self.using):
-                local.value, local.opened = 1, None
+                local.value, local.opened, local.pending = 1, None, None
                 try:
                     yield
+                    self.flush_writes()
                 finally:
-                    local.value = 0
+                    local.value, local.pending = 0, None
         else:
-            local.value, local.opened = 1, None
+            local.value, local.opened, local.pending = 1, None, None
             try:
                 yield
+                self.flush_writes()
             except BaseException as exc:
-                opened, local.value, local.opened = local.opened, 0, None
+                opened, local.value, local.opened, local.pending = local.opened, 0, None, None
                 if opened is not None:
                     opened.__exit__(type(exc), exc, exc.__traceback__)  # rolls back
                 raise
-            opened, local.value, local.opened = local.opened, 0, None
+            opened, local.value, local.opened, local.pending = local.opened, 0, None, None
             if opened is not None:
                 opened.__exit__(None, None, None)  # commits
         # Compaction deletes a thousand changes: in a transaction of its own, so that the loop's tick (or a
@@ -456,6 +557,7 @@ class DjangoStore(BaseStore):
     def compact(self, keep: int | None = None) -> int:
         """Forget all but the newest `keep` changes (default: the change window); the compaction mark."""
         keep = self.change_window if keep is None else keep
+        self.flush_writes()
         clusters = Cluster.objects.using(self.using).filter(pk=self.cluster_id)
         with self.atomic():
             self._begin()
@@ -487,6 +589,8 @@ class _Statements:
         key = ", ".join(key_columns)
         where_key = " AND ".join(f"{column} = %s" for column in key_columns)
         self.insert = f"INSERT INTO {objects} ({columns}) VALUES ({placeholders}) ON CONFLICT ({key}) DO NOTHING"
+        self.delete = f"DELETE FROM {objects} WHERE {where_key}"
+        self.set_revision = f"UPDATE {table} SET {rev} = %s WHERE {pk} = %s"
         # The hot paths of every tick, as plain statements: building them with the ORM cost more than running them.
         self.read = f"SELECT {qn('resource_version')}, {qn('data')} FROM {objects} WHERE {where_key}"
         assignments = ", ".join(f"{qn(field.column)} = %s" for field in _fields(StoredObject, _UPDATE_COLUMNS))

@@ -112,6 +112,11 @@ class Store(ABC):
     @abstractmethod
     def atomic(self) -> contextlib.AbstractContextManager: ...
 
+    def flush_writes(self) -> None:
+        """Make the writes this store holds back in its transaction visible to readers that bypass it (a COUNT
+        query of the rows). A no-op unless the store holds writes back (DjangoStore does, under its lock)."""
+        return None
+
     # --- the informer's reads: objects it promises never to change ------------------------------
     def snapshot(self) -> tuple[list[dict], int]:
         """Every object and the revision, for the informer cache, which never changes what it holds.

@@ -173,7 +173,87 @@ class DjangoStoreCases(StoreContract):
             store.delete("Pod", "default", "x")  # row, revision, delete, change
         assert (len(create), len(update), len(read), len(delete)) == (7, 6, 5, 6)
 
-    # --- compaction and other reads --------------------------------------------------------------
+    # --- writes held under the lock (cluster.pending) ----------------------------------------------
+    def test_writes_under_the_lock_are_held_and_sent_together(self, store):
+        """After a transaction's first write it holds the cluster's lock: later writes are kept, read back from
+        memory, and sent in a few statements, with the same rows, changes and revisions as one at a time."""
+        with store.atomic():
+            first = store.create(pod("a"))  # read before the lock: written at once
+            with self.queries() as held:
+                b = store.create(pod("b"))
+                for phase in ("Pending", "Running", "Succeeded"):
+                    b = store.update(b | {"status": {"phase": phase}})
+                assert store.get("Pod", "default", "b") == b
+                store.delete("Pod", "default", "a")
+                assert store.get("Pod", "default", "a") is None
+                again = store.create(pod("a", image="httpd"))  # the same name, now a new object
+                c = store.create(pod("c"))
+                store.delete("Pod", "default", "c")
+            # Reads of b, a and c (and the namespace) once each; no statement per write.
+            assert len(held) == 4, [q["sql"] for q in held.captured_queries]
+            mid_list = store.list("Pod")  # sends what is held first
+            assert [p["metadata"]["name"] for p in mid_list[0]] == ["a", "b"]
+            assert mid_list[1] == store.revision() == 10
+            b = store.update(b | {"metadata": {**b["metadata"], "labels": {"after": "list"}}})
+        assert rv(first) == 2 and rv(again) == 8 and rv(c) == 9 and rv(b) == 11
+        fresh = DjangoStore(store.cluster_row, store._now)
+        assert fresh.list("Pod") == ([again, b], 11)
+        assert fresh.get("Pod", "default", "a")["spec"]["containers"][0]["image"] == "httpd"
+        changes = fresh.changes_since(1)
+        assert [(c.revision, c.type, c.object["metadata"]["name"]) for c in changes] == [
+            (2, ADDED, "a"), (3, ADDED, "b"), (4, MODIFIED, "b"), (5, MODIFIED, "b"), (6, MODIFIED, "b"),
+            (7, DELETED, "a"), (8, ADDED, "a"), (9, ADDED, "c"), (10, DELETED, "c"), (11, MODIFIED, "b")]
+        assert all(rv(c.object) == c.revision for c in changes)
+        row = self.rows(store).get(kind="Pod", name="b")
+        assert (row.resource_version, row.phase, row.labels) == (11, "Succeeded", {"after": "list"})
+        assert rv(store.create(pod("d"))) == 12
+
+    def test_held_writes_go_with_a_failed_batch(self, store):
+        with pytest.raises(RuntimeError), store.atomic():
+            store.create(pod("a"))
+            store.create(pod("b"))
+            store.update(store.get("Pod", "default", "b") | {"status": {"phase": "Running"}})
+            raise RuntimeError("tick failed")
+        assert store.list("Pod") == ([], 1)
+        assert rv(store.create(pod("c"))) == 2
+
+    def test_an_object_read_under_the_lock_is_read_once(self, store):
+        store.create(pod("x"))
+        with store.atomic():
+            store.create(pod("first"))
+            with self.queries() as reads:
+                for _ in range(3):
+                    got = store.get("Pod", "default", "x")
+                    got["status"] = {"phase": "changed by the caller"}  # the caller's own copy
+            assert len(reads) == 1
+            assert store.get("Pod", "default", "x").get("status") is None
+
+    def test_a_conflict_under_the_lock_is_still_a_conflict(self, store):
+        created = store.create(pod("x"))
+        with store.atomic():
+            store.create(pod("first"))
+            store.update(created | {"status": {"phase": "Running"}})
+            with pytest.raises(errors.ApiError) as caught:
+                store.update(created | {"status": {"phase": "Failed"}})  # read as the old version
+            assert caught.value.reason == "Conflict"
+            with pytest.raises(errors.ApiError) as caught:
+                store.create(pod("first"))
+            assert caught.value.reason == "AlreadyExists"
+        assert store.get("Pod", "default", "x")["status"] == {"phase": "Running"}
+        assert store.revision() == 4
+
+    def test_a_row_count_sees_held_writes(self, store):
+        from types import SimpleNamespace
+
+        from engine.apiserver.quota import ClusterQuota, QuotaLimits
+
+        quota = ClusterQuota(QuotaLimits(pods=2), counter=lambda kind: self.rows(store).filter(kind=kind).count())
+        api = SimpleNamespace(store=store)
+        with store.atomic():
+            store.create(pod("a"))
+            store.create(pod("b"))  # held
+            assert quota._count(api, "Pod") == 2
+
     def test_compact(self, store):
         assert store.compact(keep=5) == 0
         for i in range(6):

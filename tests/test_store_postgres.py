@@ -81,6 +81,38 @@ def test_concurrent_writers_get_contiguous_revisions_in_commit_order(committed_s
     assert all(rv(c.object) == c.revision for c in changes)
 
 
+def test_batches_of_held_writes_commit_whole_and_in_revision_order(committed_store):
+    """Transactions of several writes (the loop's ticks: all but the first held until the commit) beside
+    single writes (requests): revisions contiguous, each object as its last write left it."""
+
+    @in_thread
+    def batch_writer(n: int) -> list[int]:
+        store = DjangoStore(committed_store.cluster, using=committed_store.using)
+        versions = []
+        for i in range(WRITES_EACH // 2):
+            with store.atomic():
+                made = store.create(pod(f"b{n}-{i}"))
+                made = store.update(made | {"status": {"phase": "Running"}})
+                versions += [rv(made) - 1, rv(made)]
+        return versions
+
+    @in_thread
+    def single_writer(n: int) -> list[int]:
+        store = DjangoStore(committed_store.cluster, using=committed_store.using)
+        return [rv(store.create(pod(f"s{n}-{i}"))) for i in range(WRITES_EACH)]
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        runs = [pool.submit(batch_writer if n % 2 else single_writer, n) for n in range(WRITERS)]
+        versions = sorted(v for run in runs for v in run.result())
+    assert versions == list(range(2, 2 + WRITERS * WRITES_EACH))
+    changes = committed_store.changes_since(1)
+    assert [c.revision for c in changes] == versions
+    assert all(rv(c.object) == c.revision for c in changes)
+    pods, revision = committed_store.list("Pod")
+    assert revision == versions[-1]
+    assert {p["metadata"]["name"][0]: p.get("status", {}).get("phase") for p in pods} == {"b": "Running", "s": None}
+
+
 def _wait_for_lock_wait(using: str, timeout: float = 10.0) -> None:
     """Until some backend of this database waits on a lock (the second writer, queued behind the first)."""
     deadline = time.monotonic() + timeout

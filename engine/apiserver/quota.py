@@ -66,6 +66,7 @@ class ClusterQuota(Plugin):
 
     def _count(self, api, kind: str | None) -> int:
         if self.counter is not None:
+            api.store.flush_writes()  # the counter reads rows: with this transaction's writes in them
             return self.counter(kind)
         return count_with_store(api.store, kind)
 
