@@ -24,7 +24,7 @@ class PendingObject:
     """An object as this transaction last read or wrote it under the lock (`obj` None: there is none)."""
 
     obj: dict | None
-    text: str
+    text: str | None  # the object's JSON, as its row holds it (or will)
     columns: dict | None
     resource_version: int | None  # as the row's column
     existed: bool  # whether its row was there before the held writes: decides INSERT, UPDATE or DELETE
@@ -50,9 +50,9 @@ class PendingWrites:
         held = self.objects.get(key)
         return held.existed if held is not None else read_version is not None
 
-    def remember(self, key: Key, obj: dict | None, resource_version: int | None) -> None:
+    def remember(self, key: Key, obj: dict | None, text: str | None, resource_version: int | None) -> None:
         """An object read under the lock: its row cannot change but through this transaction."""
-        self.objects[key] = PendingObject(obj, "", None, resource_version, resource_version is not None, False)
+        self.objects[key] = PendingObject(obj, text, None, resource_version, resource_version is not None, False)
 
     def put(self, key: Key, obj: dict, text: str, columns: dict, existed: bool) -> None:
         self.objects[key] = PendingObject(obj, text, columns, int(obj["metadata"]["resourceVersion"]), existed)
@@ -83,6 +83,6 @@ class PendingWrites:
         """Everything held is now in the database (in this transaction); what is known of the rows stays true."""
         for held in self.objects.values():
             if held.written:
-                held.written, held.existed, held.text, held.columns = False, held.obj is not None, "", None
+                held.written, held.existed, held.columns = False, held.obj is not None, None
         self.changes.clear()
         self.stored_revision = self.revision

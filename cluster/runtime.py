@@ -141,6 +141,26 @@ def stamp_clock(cluster_pk: int, virtual_time: float, **fields) -> float:
     return saved_at
 
 
+_TICK_SETTINGS = ("name", "speed", "paused", "seed", "virtual_time", "kube_proxy_mode", "ipvs_scheduler")
+
+
+@functools.cache
+def _tick_settings_sql(vendor: str) -> str:
+    qn = connections["default"].ops.quote_name
+    columns = ", ".join(qn(Cluster._meta.get_field(name).column) for name in _TICK_SETTINGS)
+    return f"SELECT {columns} FROM {qn(Cluster._meta.db_table)} WHERE {qn(Cluster._meta.pk.column)} = %s"
+
+
+def _tick_settings(cluster_pk: int) -> dict | None:
+    """What a tick reads of its cluster's row (speed, pause, a step asked for, the proxy mode), in one plain
+    statement: built with the ORM every tick, it cost a fifth of a workshop cluster's tick."""
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        cursor.execute(_tick_settings_sql(connection.vendor), [cluster_pk])
+        row = cursor.fetchone()
+    return dict(zip(_TICK_SETTINGS, row, strict=True)) if row is not None else None
+
+
 def api_for(cluster: Cluster) -> ApiServer:
     """The apiserver for requests served outside the loop (HTTP API, web terminal, lesson checks).
 
@@ -834,8 +854,7 @@ class SimulationRunner:
                 log.exception("publishing a hook's message to %s failed", group)
 
     def _tick(self, state: ClusterLoop, now: float) -> dict | None:
-        row = Cluster.objects.filter(pk=state.pk).values("name", "speed", "paused", "seed", "virtual_time",
-                                                         "kube_proxy_mode", "ipvs_scheduler").first()
+        row = _tick_settings(state.pk)
         if row is None:
             raise ClusterGone(state.pk)
         state.cluster.name = row["name"]

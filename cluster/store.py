@@ -46,7 +46,7 @@ from django.db.models.functions import Greatest
 from cluster.models import Change, Cluster, StoredObject
 from cluster.pending import PendingWrites
 from engine import errors
-from engine.store import ADDED, DEFAULT_CHANGE_WINDOW, DELETED, BaseStore, Key, copy_json
+from engine.store import ADDED, DEFAULT_CHANGE_WINDOW, DELETED, BaseStore, Key
 from engine.store import Change as ChangeEvent
 
 # Writes between two automatic compactions of the change log (one DELETE per this many writes).
@@ -201,7 +201,7 @@ class DjangoStore(BaseStore):
         else:
             found = _data_field().from_db_value(data, None, connection)
         if pending is not None:
-            pending.remember(key, found, resource_version)
+            pending.remember(key, found, data, resource_version)
         return found
 
     def _next_revision(self) -> int:
@@ -370,9 +370,11 @@ class DjangoStore(BaseStore):
     # --- reads ----------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
         key = (kind, namespace or "", name)
-        if self._pending() is not None and not getattr(self._shared_reads, "on", False):
-            found = self._read(key)
-            return copy_json(found) if found is not None else None  # what the lock's holder knows, not the caller's
+        pending = self._pending()
+        if pending is not None and not getattr(self._shared_reads, "on", False):
+            if self._read(key) is None:
+                return None
+            return json.loads(pending.objects[key].text)  # the caller's copy of what the lock's holder knows
         return self._read(key)  # freshly decoded: already the caller's copy
 
     def list(self, kind: str | None = None, namespace: str | None = None) -> tuple[list[dict], int]:

@@ -146,6 +146,11 @@ class BaseStore(Store):
         import time
 
         self._now = now or time.time
+        self.writes = 0  # writes made through this store object: whether a poll of the change log has news
+
+    def _reserve_revision(self) -> int:
+        self.writes += 1
+        return self._next_revision()
 
     # --- primitives ------------------------------------------------------------------
     @abstractmethod
@@ -212,7 +217,7 @@ class BaseStore(Store):
             meta["generation"] = 1
             for transient in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
                 meta.pop(transient, None)
-            revision = self._next_revision()
+            revision = self._reserve_revision()
             meta["resourceVersion"] = str(revision)
             self._write((kind, namespace, name), stored, revision, ADDED)
         return stored if share else copy_json(stored)
@@ -245,7 +250,7 @@ class BaseStore(Store):
                 meta["generation"] = cur_meta["generation"] + 1
             if new == current:  # a no-op update keeps its resourceVersion, as in Kubernetes
                 return current if share else copy_json(current)
-            revision = self._next_revision()
+            revision = self._reserve_revision()
             meta["resourceVersion"] = str(revision)
             if meta.get("deletionTimestamp") and _held(current) and not _held(new):
                 self._remove(key, new, revision)
@@ -265,7 +270,7 @@ class BaseStore(Store):
             new = copy_json(current)
             new["metadata"]["deletionTimestamp"] = deletion_timestamp
             new["metadata"]["deletionGracePeriodSeconds"] = grace_seconds
-            revision = self._next_revision()
+            revision = self._reserve_revision()
             new["metadata"]["resourceVersion"] = str(revision)
             self._write(key, new, revision, MODIFIED)
         return copy_json(new)
@@ -289,7 +294,7 @@ class BaseStore(Store):
                     f"Precondition failed: ResourceVersion in precondition: {resource_version}, "
                     f"ResourceVersion in object meta: {meta['resourceVersion']}")
             obj = copy_json(current)
-            revision = self._next_revision()
+            revision = self._reserve_revision()
             obj["metadata"]["resourceVersion"] = str(revision)
             if _held(obj):
                 # Finalizers hold the object: mark it and let their owners finish.

@@ -172,3 +172,27 @@ def test_a_new_dependent_of_a_live_owner_is_only_recorded_and_one_of_a_deleting_
     sim.api.delete("ConfigMap", "default", "owner")
     sim.run(2)
     assert sim.cache.get("ConfigMap", "default", "dep") is None
+
+
+# --- the change log polled once per quiet tick ------------------------------------------------------------
+
+def test_a_tick_polls_again_only_after_writing():
+    sim = make_cluster()
+    sim.run(30)
+    polls = []
+    poll = sim.store.changes_for_cache
+    sim.store.changes_for_cache = lambda revision: polls.append(revision) or poll(revision)
+    sim.tick(0.001)  # nothing due: one poll, no writes
+    assert len(polls) == 1
+    polls.clear()
+    sim.api.create(configmap("news"))
+    result = sim.tick(0.001)
+    assert [c.object["metadata"]["name"] for c in result.changes if c.object["kind"] == "ConfigMap"] == ["news"]
+    polls.clear()
+    sim.api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]}})
+    result = sim.tick(0.001)
+    # The scheduler bound the pod in this tick: the last poll brings that write into the tick's changes.
+    assert len(polls) >= 2
+    bound = [c.object for c in result.changes if c.object["kind"] == "Pod" and c.object["spec"].get("nodeName")]
+    assert bound and sim.cache.revision == sim.store.revision()
