@@ -120,12 +120,13 @@ class StoredObjectAdmin(ReadOnlyAdmin):
 
     def _delete_through_apiserver(self, request, obj: StoredObject) -> bool:
         """Delete as `kubectl delete` does; whether the apiserver accepted it."""
-        from cluster.store import DjangoStore, cluster_clock
+        from cluster.changefeed import NotifyingStore
+        from cluster.store import cluster_clock
         from engine import errors
         from engine.apiserver import ApiServer
 
         clock = cluster_clock(obj.cluster)
-        api = ApiServer(DjangoStore(obj.cluster, clock), clock)
+        api = ApiServer(NotifyingStore(obj.cluster, clock), clock)  # the loop and watches hear of it at once
         try:
             result = api.delete(obj.kind, obj.namespace, obj.name, propagation_policy="Background")
         except errors.ApiError as exc:

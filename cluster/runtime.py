@@ -84,6 +84,10 @@ MAX_INBOX_FLOWS = 1000
 # A commit from outside the loop ticks its cluster at once, but no sooner than this after its last tick: a burst
 # of writes (kubectl apply of many objects) costs a few ticks and deltas, not one each.
 PROMPT_GAP_SECONDS = 0.05
+# A tick reads the change log for others' commits when the change feed announced one (cluster.changefeed: the
+# requests of every process announce theirs), and at least this often: a writer that announces nothing (a
+# management command) is read within this time.
+POLL_MAX_SECONDS = 1.0
 
 CONTROL_PLANE_ROLES = ("control-plane", "master")
 SPEEDS = (1.0, 5.0, 20.0)
@@ -513,6 +517,7 @@ class ClusterLoop:
     failures: int = 0
     retry_at: float = 0.0
     ticks: int = 0
+    polled_wall: float = 0.0  # when a tick last read the change log for others' commits (monotonic)
     outbox: list = field(default_factory=list)  # (group, message) from TICK_HOOKS, published after the delta
     # The newest revision others committed (cluster.changefeed): the cluster ticks early until its cache has it.
     wanted: int = 0
@@ -871,7 +876,10 @@ class SimulationRunner:
         virtual_step = 0.0 if clock.paused else wall_step * clock.speed
         if clock.paused and float(row["virtual_time"]) > clock.now() + 1e-6:
             virtual_step = float(row["virtual_time"]) - clock.now()  # a step asked for while paused (step_clock)
-        result = sim.tick(virtual_step)
+        news = state.behind() or now - state.polled_wall >= POLL_MAX_SECONDS
+        if news:
+            state.polled_wall = now
+        result = sim.tick(virtual_step, news=news)
         state.ticks += 1
         if TICK_HOOKS:
             state.outbox.extend(_run_hooks(TICK_HOOKS, state, result))

@@ -129,6 +129,7 @@ class Simulation:
         self.events = EventRecorder(self)
         self._activities: list[Activity] = []
         self._started = False
+        self._polled_writes = 0  # store.writes when the change log was last read
         if controllers is None:
             from engine.controllers import default_controllers
 
@@ -149,6 +150,7 @@ class Simulation:
     def start(self) -> list[Change]:
         """Load the cache and let every controller look at everything once (also after a takeover)."""
         with self.store.atomic():
+            self._polled_writes = self.store.writes
             changes = self.cache.resync()
             for c in self.controllers:
                 c.resync()
@@ -156,7 +158,12 @@ class Simulation:
         self._last_resync = self.clock.now()
         return changes
 
-    def tick(self, virtual_seconds: float = 0.0) -> TickResult:
+    def tick(self, virtual_seconds: float = 0.0, *, news: bool = True) -> TickResult:
+        """Advance the clock and let every component work until nothing is left for this moment.
+
+        The change log is polled at the start when `news` (others may have committed since the last tick: the
+        runtime passes False when its change feed announced nothing), and again after this tick's own writes,
+        which the tick's changes include."""
         if not self._started:
             self.start()
         if virtual_seconds:
@@ -173,9 +180,10 @@ class Simulation:
                 c.queue.release_deferred(RESYNC_KEYS_PER_TICK)
             for callback in self.clock.pop_due():
                 callback()
-            for _ in range(MAX_ROUNDS_PER_TICK):
-                fresh = self.cache.poll()
-                polled_at = self.store.writes
+            for round_ in range(MAX_ROUNDS_PER_TICK):
+                # A round reads the log when someone may have written since it was last read: a poll finding
+                # nothing was a query per round of every quiet tick.
+                fresh = self._poll() if (news and not round_) or self._unread_writes() else []
                 result.changes.extend(fresh)
                 for change in fresh:
                     for c in self.controllers:
@@ -188,12 +196,19 @@ class Simulation:
                     ran += 1
                 if not ran:
                     break
-            if self.store.writes != polled_at:
-                # This tick's own last writes, for its delta. Without any, a poll would only find other writers'
-                # commits of the last moments, which the next tick reads first anyway: one query less per quiet tick.
-                result.changes.extend(self.cache.poll())
+            if self._unread_writes():
+                result.changes.extend(self._poll())  # this tick's own last writes, for its delta
         result.activities, self._activities = self._activities, []
         return result
+
+    def _poll(self) -> list[Change]:
+        self._polled_writes = self.store.writes
+        return self.cache.poll()
+
+    def _unread_writes(self) -> bool:
+        """Whether this store object wrote since the change log was last read (the informer reads its own
+        writes back from the log)."""
+        return self.store.writes != self._polled_writes
 
     def run(self, seconds: float, step: float = 0.5) -> list[TickResult]:
         """Advance `seconds` of virtual time in steps of `step`, ticking each time (tests, benchmarks)."""

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from cluster.models import Cluster, SimulationLease
 from cluster.runtime import (
+    POLL_MAX_SECONDS,
+    PROMPT_GAP_SECONDS,
     SimulationRunner,
     api_for,
     ensure_demo_cluster,
@@ -250,7 +252,7 @@ async def test_a_crashing_cluster_is_retried_and_does_not_stop_the_others(caplog
     runner = SimulationRunner(holder="host:1:c", cluster_names=["healthy", "broken"])
 
     class Exploding:
-        def tick(self, _seconds):
+        def tick(self, _seconds, **_options):
             raise RuntimeError("boom")
 
     try:
@@ -280,7 +282,7 @@ async def test_a_cluster_deleted_during_its_tick_is_dropped_quietly(caplog):
         await runner.step()
         sim, call = runner.clusters[doomed.pk].sim, runner.call
 
-        def store_finds_the_cluster_gone(_seconds):
+        def store_finds_the_cluster_gone(_seconds, **_options):
             raise Cluster.DoesNotExist('cluster "doomed" does not exist')  # as DjangoStore's reads say it
 
         async def deleted_meanwhile(fn, *args, **kwargs):
@@ -352,3 +354,42 @@ async def test_the_scaled_out_worker_runs_the_loop_and_takes_nudges():
             worker.stopping.set()
         await asyncio.wait_for(task, timeout=30)
     assert not await sync_to_async(SimulationLease.objects.exists)(), "leases released on stop"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_tick_reads_others_commits_when_announced_and_at_least_every_poll_max():
+    cluster = await sync_to_async(make_cluster)("news", speed=1.0, workload=False)
+    runner = SimulationRunner(holder="test:news", cluster_names=["news"])
+
+    def configmap(name: str) -> dict:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}}
+
+    try:
+        await runner.discover()
+        await runner.step()
+        state = runner.clusters[cluster.pk]
+        sim = state.sim
+        polls = []
+        poll = sim.store.changes_for_cache
+        sim.store.changes_for_cache = lambda revision: polls.append(revision) or poll(revision)
+        await asyncio.sleep(0.02)
+        writes = sim.store.writes
+        await runner.step()
+        if sim.store.writes == writes:
+            assert polls == []  # nothing announced, nothing of its own to read back: no query
+        # Announced (a request's write): ticked early, and read at once.
+        await runner.call(api_for(cluster).create, configmap("announced"))
+        await eventually(lambda: runner.call(lambda: bool(state.behind())), timeout=5)
+        await runner.prompt()
+        await asyncio.sleep(PROMPT_GAP_SECONDS)
+        await runner.prompt()
+        assert sim.cache.get("ConfigMap", "default", "announced") is not None
+        # Not announced (a plain store, as a management command writes): read within POLL_MAX_SECONDS.
+        await runner.call(DjangoStore(cluster).create, configmap("quiet"))
+        started = time.monotonic()
+        while sim.cache.get("ConfigMap", "default", "quiet") is None:
+            assert time.monotonic() - started < POLL_MAX_SECONDS + 0.5
+            await asyncio.sleep(0.05)
+            await runner.step()
+    finally:
+        await runner.stop()
