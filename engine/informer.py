@@ -33,11 +33,16 @@ class Informer:
         # controller per (kind, namespace): what a controller claims from, without scanning every pod.
         self._controlled: dict[str, dict[tuple[str, str, str], dict]] = {}
         self._orphans: dict[tuple[str, str], dict[str, dict]] = {}
+        # Bumped whenever an object of the kind is put or dropped (observed writes too, which `revision` misses):
+        # what readers key their derived lookups on (engine.network.traffic's reused Topology).
+        self._versions: dict[str, int] = {}
 
     # --- feeding --------------------------------------------------------------------
     def resync(self) -> list[Change]:
         """Reload everything; returns synthetic changes so handlers see every object once."""
         objects, revision = self.store.snapshot()
+        for kind in self._versions:  # a kind that is gone from the store has no `_drop` to bump it
+            self._versions[kind] += 1
         self._by_kind.clear()
         self._pods_by_node.clear()
         self._controlled.clear()
@@ -89,6 +94,7 @@ class Informer:
 
     def _put(self, obj: dict) -> None:
         kind = obj["kind"]
+        self._versions[kind] = self._versions.get(kind, 0) + 1
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         old = self._by_kind.get(kind, {}).get(key)
         if kind == "Pod":
@@ -105,6 +111,7 @@ class Informer:
         self._index_owner(kind, key, obj)
 
     def _drop(self, kind: str, key: NsName) -> None:
+        self._versions[kind] = self._versions.get(kind, 0) + 1
         old = self._by_kind.get(kind, {}).pop(key, None)
         if old is not None:
             self._unindex_owner(kind, key, old)
@@ -167,6 +174,10 @@ class Informer:
 
     def pods_on_node(self, node: str) -> list[dict]:
         return list(self._pods_by_node.get(node, {}).values())
+
+    def version(self, kind: str) -> int:
+        """A number that changes whenever an object of `kind` is added, changed or removed here."""
+        return self._versions.get(kind, 0)
 
     def count(self, kind: str) -> int:
         return len(self._by_kind.get(kind, {}))

@@ -193,6 +193,7 @@ def _rotate(sim, key: str, items: list) -> list:
     state = state_of(sim)
     turn = state.dns_rotation[key] % len(items)
     state.dns_rotation[key] += 1
+    state.dns_rotations += 1
     return items[turn:] + items[:turn]
 
 
@@ -374,7 +375,25 @@ def cluster_dns_reachable(sim, pod: dict | None, nameserver: str) -> str:
 
 
 def resolve(sim, client: dict | None, name: str, qtype: str = "A", memo: dict | None = None) -> Resolution:
-    """Resolve `name` as a program in `client` (a pod; None for the learner's machine) would."""
+    """Resolve `name` as a program in `client` (a pod; None for the learner's machine) would.
+
+    `memo` (a batch's, see engine.network.traffic.Topology) keeps a pod's resolutions: its holder drops it when
+    anything they were computed from changes. Never change the Resolution you get."""
+    if memo is None or client is None:
+        return _resolve(sim, client, name, qtype, memo)
+    key = ("resolve", client["metadata"].get("uid"), name, qtype)
+    found = memo.get(key)
+    if found is not None and found[0] is client:  # the very same pod object: same hosts file, resolv.conf, node
+        return found[1]
+    state = state_of(sim)
+    rotations = state.dns_rotations
+    result = _resolve(sim, client, name, qtype, memo)
+    if state.dns_rotations == rotations:  # a headless Service's answer rotates: the next one differs
+        memo[key] = (client, result)
+    return result
+
+
+def _resolve(sim, client: dict | None, name: str, qtype: str, memo: dict | None) -> Resolution:
     result = Resolution(name)
     if ipam.is_ip(name):
         result.addresses, result.fqdn, result.source = [name], name, "literal"
@@ -394,7 +413,7 @@ def resolve(sim, client: dict | None, name: str, qtype: str = "A", memo: dict | 
     result.nameserver = nameserver
     cluster = nameserver == config_of(sim).dns_service_ip
     if cluster:
-        key = ("dns", client["metadata"].get("uid"), nameserver)
+        key = ("dns", client["metadata"].get("uid"), ((client.get("spec") or {}).get("nodeName") or ""), nameserver)
         problem = memo.get(key) if memo is not None else None
         if problem is None:
             problem = cluster_dns_reachable(sim, client, nameserver)

@@ -15,8 +15,12 @@ php-fpm) make curl report an empty reply.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import functools
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from engine.clock import format_rfc3339, parse_rfc3339
 from engine.kubelet import filesystem, probes
@@ -62,10 +66,14 @@ class HttpAnswer:
 
 # --- containers ---------------------------------------------------------------------------------------
 def _controller(sim, name: str):
-    for c in getattr(sim, "controllers", ()):
-        if c.name == name:
-            return c
-    return None
+    """The simulation's first controller called `name` (asked twice per connection: indexed once per list)."""
+    controllers = getattr(sim, "controllers", ())
+    known = getattr(sim, "_controllers_by_name", None)
+    if known is None or known[0] is not controllers:
+        known = (controllers, {c.name: c for c in reversed(controllers)})
+        with contextlib.suppress(AttributeError):
+            sim._controllers_by_name = known
+    return known[1].get(name)
 
 
 def _statuses(pod: dict) -> dict[str, dict]:
@@ -113,28 +121,41 @@ def speaks_http(image: catalog.Image | None, port: int) -> bool:
     return image is not None and image.speaks_http(port)
 
 
-def listener(sim, pod: dict | None, port: int, now: float, memo: dict | None = None) -> Listener:
-    """Who accepts a TCP connection to `pod`:`port` at `now` (the kubelet's probes use the same model:
-    `engine.kubelet.probes.Subject`). `memo` keeps the containers' models across a batch of requests."""
-    if pod is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-        return Listener(False, "no-pod", detail="no pod has this address any more")
+def _candidates(pod: dict, port: int, memo: dict | None) -> list[tuple[dict, catalog.Image, dict]]:
+    """(container, catalog entry, status) of the pod's serving containers whose image listens on `port`: the same
+    for the same pod object, so kept in `memo`."""
+    key = ("candidates", id(pod), port)
+    found = memo.get(key) if memo is not None else None
+    if found is not None and found[0] is pod:
+        return found[1]
     statuses = _statuses(pod)
     candidates = []
     for container in serving_containers(pod):
         image = catalog.lookup(container.get("image") or "")
         if image is not None and port in image.ports:
-            candidates.append((container, image))
+            candidates.append((container, image, statuses.get(container["name"]) or {}))
+    if memo is not None:
+        memo[key] = (pod, candidates)  # holding the pod: its id cannot be reused while the entry lives
+    return candidates
+
+
+def listener(sim, pod: dict | None, port: int, now: float, memo: dict | None = None) -> Listener:
+    """Who accepts a TCP connection to `pod`:`port` at `now` (the kubelet's probes use the same model:
+    `engine.kubelet.probes.Subject`). `memo` keeps the containers' models across a batch of requests."""
+    if pod is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return Listener(False, "no-pod", detail="no pod has this address any more")
+    candidates = _candidates(pod, port, memo)
     if not candidates:
         return Listener(False, "no-listener", detail=f"nothing in the pod listens on port {port}")
     killed = sigterm_at(sim, pod)
     best = None
-    for container, image in candidates:
+    for container, image, cs in candidates:
         name = container["name"]
-        cs = statuses.get(name) or {}
         ref = container.get("image") or ""
-        found = Listener(False, "not-running", name, image, ref, f"container {name} is not running")
         start = started_at(sim, pod, cs)
-        if start is not None:
+        if start is None:
+            found = Listener(False, "not-running", name, image, ref, f"container {name} is not running")
+        else:
             key = (pod["metadata"].get("uid"), pod["metadata"].get("resourceVersion"), name, start)
             subject = memo.get(key) if memo is not None else None
             if subject is None:
@@ -163,13 +184,14 @@ def listener(sim, pod: dict | None, port: int, now: float, memo: dict | None = N
 
 
 # --- what the app answers ----------------------------------------------------------------------------------
-def answer(heard: Listener, port: int, method: str, path: str, at: float) -> HttpAnswer:
-    """The HTTP response of the app behind `heard` (a listening Listener) to `method path`."""
+def answer(heard: Listener, port: int, method: str, path: str, at: float, memo: dict | None = None) -> HttpAnswer:
+    """The HTTP response of the app behind `heard` (a listening Listener) to `method path`. `memo` (a batch's) keeps
+    the pages a container instance served."""
     image = heard.image
     if not speaks_http(image, port):
         return HttpAnswer(None)
     subject = getattr(heard, "subject", None)
-    status, body = filesystem.http_response(subject.fs if subject is not None else None, heard.image_ref, path, at)
+    status, body = _page(subject.fs if subject is not None else None, heard.image_ref, path, at, memo)
     headers: dict = {}
     if image.repository == "docker.io/library/nginx":
         server = f"nginx/{image.version}"
@@ -184,16 +206,50 @@ def answer(heard: Listener, port: int, method: str, path: str, at: float) -> Htt
     return HttpAnswer(status, body, headers)
 
 
+def _change_time(change: filesystem.FileChange) -> float:
+    return change.at
+
+
+def _page(fs: filesystem.ContainerFS | None, image_ref: str, path: str, at: float, memo: dict | None) -> tuple:
+    """`filesystem.http_response`, which reads the container's files as they are at `at`: the same for any moment
+    with the same changes applied (`ContainerFS.snapshot`), so a page is kept per instance, path and change count."""
+    if memo is None or fs is None:
+        return filesystem.http_response(fs, image_ref, path, at)
+    applied = bisect.bisect_right(fs.changes, at + 1e-9, key=_change_time)
+    key = ("page", id(fs), image_ref, path, applied)
+    found = memo.get(key)
+    if found is not None and found[0] is fs:
+        return found[1]
+    page = filesystem.http_response(fs, image_ref, path, at)
+    memo[key] = (fs, page)  # holding fs: its id cannot be reused while the entry lives
+    return page
+
+
 def access_log_line(image: catalog.Image, client_ip: str, now: float, method: str, path: str, status: int,
                     size: int) -> str | None:
     """The line the app logs for a request (its catalog `request_log`), or None if it logs nothing."""
     if not image.request_log:
         return None
-    from datetime import UTC, datetime
-
-    when = datetime.fromtimestamp(now, tz=UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
-    line = image.request_log.format(client=client_ip, time=when, path=path)
+    line = image.request_log.format(client=client_ip, time=_log_time(now), path=path)
     return line.replace('"GET ', f'"{method} ', 1).replace('" 200 615 ', f'" {status} {size} ', 1)
+
+
+CLF_TIME = "%d/%b/%Y:%H:%M:%S +0000"  # the access log's [time]
+
+
+def _log_time(now: float) -> str:
+    """`now` as the access log writes it. The text of a whole second is formatted once (the traffic generator logs
+    several requests a second); a moment within a microsecond of the next second is formatted on its own, since
+    the conversion rounds to microseconds and could carry into that second."""
+    second = math.floor(now)
+    if now - second < 0.999:
+        return _second_text(second)
+    return datetime.fromtimestamp(now, tz=UTC).strftime(CLF_TIME)
+
+
+@functools.lru_cache(maxsize=256)
+def _second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime(CLF_TIME)
 
 
 # --- what clients print ----------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ each node's kernel keeps its own. A Service with no endpoints at all rejects con
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -239,21 +240,30 @@ def choose(sim, table: PortTable, node: str, client_ip: str, now: float, *, exte
 
 
 def chain_names(table: PortTable, backend: Backend | None = None) -> tuple[str, str]:
-    svc = "KUBE-SVC-" + short_hash(table.name + table.protocol.lower())
-    sep = "KUBE-SEP-" + short_hash(table.name + table.protocol.lower() + (backend.key if backend else ""))
-    return svc, sep
+    return _chain_names(table.name, table.protocol, backend.key if backend else "")
+
+
+def _chain_names(port_name: str, protocol: str, key: str) -> tuple[str, str]:
+    return ("KUBE-SVC-" + short_hash(port_name + protocol.lower()),
+            "KUBE-SEP-" + short_hash(port_name + protocol.lower() + key))
 
 
 def _iptables(state: NetworkState, table: PortTable, candidates: list[Backend]) -> Choice:
     n = len(candidates)
     for i, backend in enumerate(candidates):
-        probability = 1.0 / (n - i)
-        if i == n - 1 or state.rng.random() < probability:
-            svc_chain, sep_chain = chain_names(table, backend)
-            rule = ("last rule, no match needed" if i == n - 1 and n > 1 else
-                    "only endpoint" if n == 1 else f"-m statistic --mode random --probability {probability:0.10f}")
-            return Choice(backend, detail=f"{svc_chain} -> {sep_chain} ({rule}) -> DNAT {backend.key}")
+        if i == n - 1 or state.rng.random() < 1.0 / (n - i):
+            return Choice(backend, detail=_iptables_detail(table.name, table.protocol, backend.key, i, n))
     raise AssertionError("unreachable")
+
+
+@functools.lru_cache(maxsize=4096)  # the same few rules match connection after connection
+def _iptables_detail(port_name: str, protocol: str, key: str, i: int, n: int) -> str:
+    """The rules a connection to endpoint `key`, rule i of n in the Service port's chain, went through."""
+    svc_chain, sep_chain = _chain_names(port_name, protocol, key)
+    probability = 1.0 / (n - i)
+    rule = ("last rule, no match needed" if i == n - 1 and n > 1 else
+            "only endpoint" if n == 1 else f"-m statistic --mode random --probability {probability:0.10f}")
+    return f"{svc_chain} -> {sep_chain} ({rule}) -> DNAT {key}"
 
 
 def _userspace(state: NetworkState, table: PortTable, node: str, candidates: list[Backend],

@@ -123,7 +123,7 @@ def _check(sim, pod: dict, direction: str, other: Peer, port: int, protocol: str
     who = f"pod {namespace}/{meta['name']}"
     selecting = [p for p in sim.cache.list("NetworkPolicy", namespace) if _selects(p, labels, direction)]
     if not selecting:
-        return Decision(True, f"no NetworkPolicy selects {who} for {direction}: allowed", [], direction)
+        return Decision(True, _unselected(pod, direction), [], direction)
     peers_key = "from" if direction == "ingress" else "to"
     names = [f"{namespace}/{p['metadata']['name']}" for p in sorted(selecting, key=lambda p: p["metadata"]["name"])]
     for policy in sorted(selecting, key=lambda p: p["metadata"]["name"]):
@@ -137,9 +137,27 @@ def _check(sim, pod: dict, direction: str, other: Peer, port: int, protocol: str
                            f"{port}/{protocol}", names, direction)
 
 
-def evaluate(sim, source: Peer, dest_pod: dict, port: int, protocol: str = "TCP",
+def _unselected(pod: dict, direction: str) -> str:
+    meta = pod["metadata"]
+    return f"no NetworkPolicy selects pod {meta.get('namespace', '')}/{meta['name']} for {direction}: allowed"
+
+
+def _without_policies(dest_pod: dict, source_pod: dict | None) -> Decision:
+    """`evaluate`'s verdict in a cluster with no NetworkPolicy at all (most of them), without looking for one."""
+    reason = _unselected(dest_pod, "ingress")
+    if source_pod is not None:
+        reason = f"{_unselected(source_pod, 'egress')}; {reason}"
+    return Decision(True, reason, [], "ingress")
+
+
+def evaluate(sim, source: Peer | None, dest_pod: dict, port: int, protocol: str = "TCP",
              source_pod: dict | None = None) -> Decision:
-    """May `source` open a connection to `dest_pod`:`port`? Egress of the source pod, then ingress of the target."""
+    """May `source` open a connection to `dest_pod`:`port`? Egress of the source pod, then ingress of the target.
+    `source` None: `source_pod` itself (its Peer is then only made when some NetworkPolicy could use it)."""
+    if not sim.cache.count("NetworkPolicy"):
+        return _without_policies(dest_pod, source_pod)
+    if source is None:
+        source = Peer.of_pod(sim, source_pod)
     target = Peer.of_pod(sim, dest_pod)
     if source_pod is not None:
         egress = _check(sim, source_pod, "egress", target, port, protocol, dest_pod)

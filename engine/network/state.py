@@ -116,6 +116,7 @@ class NetworkState:
         self.connections: dict[str, list[float]] = {}  # backend key -> end times of open connections (ipvs lc...)
         self.affinity: dict[tuple[str, str], tuple[str, float]] = {}  # (port name, client ip) -> (backend, last)
         self.dns_rotation: Counter = Counter()  # name -> queries answered (headless round robin)
+        self.dns_rotations = 0  # answers rotated so far: a resolution that rotated one must not be reused
         self.ingress_rr: dict[str, int] = {}  # ingress backend -> next endpoint index
         self.flows: deque = deque(maxlen=MAX_FLOWS)
         self.pending: deque = deque(maxlen=MAX_PENDING_FLOWS)
@@ -129,7 +130,10 @@ class NetworkState:
         self.flows.append(flow)
         self.pending.append(flow)
         key = flow.get("service") or flow.get("entry") or "-"
-        self.stats.setdefault(key, ServiceStats()).add(flow)
+        stats = self.stats.get(key)
+        if stats is None:  # not setdefault: a ServiceStats is four containers, too dear to build for every flow
+            stats = self.stats[key] = ServiceStats()
+        stats.add(flow)
 
     def drain_flows(self) -> list[dict]:
         """Flows recorded since the last drain (the runtime publishes them once per tick)."""
@@ -142,7 +146,10 @@ class NetworkState:
         return (stats or ServiceStats()).snapshot()
 
     def log_access(self, uid: str, line: str) -> None:
-        self.access_logs.setdefault(uid, deque(maxlen=MAX_ACCESS_LOG)).append(line)
+        log = self.access_logs.get(uid)
+        if log is None:
+            log = self.access_logs[uid] = deque(maxlen=MAX_ACCESS_LOG)
+        log.append(line)
 
     def remember_affinity(self, key: tuple[str, str], backend: str, now: float) -> None:
         self.affinity[key] = (backend, now)

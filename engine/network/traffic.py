@@ -28,17 +28,19 @@ tick. `port_forward` and `service_proxy` are what `kubectl port-forward` and the
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
-from engine import errors
+from engine import errors, labels
 from engine.controllers.base import Controller
 from engine.kubelet.nodes import CONTROL_PLANE_LABEL, internal_ip
 from engine.network import dns, http, ingress, kubeproxy, networkpolicy
-from engine.network.config import TrafficSource, config_of
+from engine.network.config import NetworkConfig, TrafficSource, config_of
 from engine.network.endpoints import find_port, is_pod_ready, selector_of
-from engine.network.state import Backend, PortTable, state_of
+from engine.network.state import Backend, NetworkState, PortTable, state_of
 from engine.network.view import NetworkView
 
 # Simulated one-way costs (milliseconds) and server think times.
@@ -114,7 +116,8 @@ def client_for(sim, spec) -> Client:
 
 # --- the cluster as the network sees it at one moment ------------------------------------------------------
 class Topology:
-    """Lookups for one batch of requests: addresses of nodes, pods and Services' entry points."""
+    """Lookups for one batch of requests: addresses of nodes, pods and Services' entry points. The traffic
+    generator keeps using one for the next batches while nothing it was computed from changes (`topology_basis`)."""
 
     def __init__(self, sim):
         self.sim = sim
@@ -144,12 +147,53 @@ class Topology:
             for ip in table.load_balancer_ips:
                 self.balancers[(ip, table.port, table.protocol)] = table
         self.ingress_ip = ingress.controller_address(cache) if ingress.installed(cache) else ""
-        self.memo: dict = {}  # containers' models and DNS reachability, valid for this batch
+        # Valid as long as this Topology: one batch, or as long as the generator reuses it (`topology_basis`).
+        self.memo: dict = {}  # containers' models and the pages they served
+        self.dns_memo: dict = {}  # pods' DNS answers and reachability of CoreDNS (the generator may carry it on)
         self.ready_nodes = sorted(name for name, n in self.nodes.items() if _node_ready(n))
 
     def node_ip(self, name: str) -> str:
         node = self.nodes.get(name)
         return internal_ip(node) if node else ""
+
+
+# What a Topology and the memo of its batches are computed from: the objects of these kinds (the memo holds
+# containers' models, which read ConfigMaps, Secrets, volumes and Nodes, DNS answers and reachability, which read
+# Services, EndpointSlices, Namespaces and NetworkPolicies), the network settings and kube-proxy's programmed rules.
+TOPOLOGY_KINDS = ("Node", "Pod", "Service", "EndpointSlice", "Endpoints", "NetworkPolicy", "Namespace", "Ingress",
+                  "IngressClass", "ConfigMap", "Secret", "PersistentVolumeClaim", "PersistentVolume")
+# Every setting but the generator's own (read afresh each tick): a setting added later counts without a change here.
+_TOPOLOGY_SETTINGS = operator.attrgetter(*(f.name for f in fields(NetworkConfig)
+                                           if f.name not in ("traffic", "max_requests_per_tick")))
+MAX_MEMO = 20_000  # entries a reused Topology's memo may grow to before it starts afresh
+# What pods' DNS answers and their reachability of CoreDNS read: not Nodes, volumes or Ingresses, and Pods only
+# through NetworkPolicies (a pod's own resolv.conf, hosts file and node are keyed by the pod object or its uid).
+_DNS_KINDS = tuple(TOPOLOGY_KINDS.index(kind) for kind in ("Service", "EndpointSlice", "NetworkPolicy", "Namespace"))
+
+
+def topology_basis(sim) -> tuple | None:
+    """What a Topology and its memo are computed from, as a value to compare from one tick to the next (None when
+    the cache keeps no versions: nothing can be reused then).
+
+    The informer's per-kind versions change with every object put or dropped, its own controllers' writes included;
+    the settings are copied (a dict or list may be changed in place); kube-proxy's tables are held and compared by
+    value: its sync replaces a Service's list rather than changing it, possibly on a timer with no object changing
+    (an unreplaced list compares equal at once, by identity)."""
+    version = getattr(sim.cache, "version", None)
+    if version is None:
+        return None
+    settings = tuple([tuple(v.items()) if isinstance(v, dict) else tuple(v) if isinstance(v, list) else v
+                      for v in _TOPOLOGY_SETTINGS(config_of(sim))])
+    return (sim.cache, getattr(sim, "controllers", None), tuple(map(version, TOPOLOGY_KINDS)), settings,
+            list(state_of(sim).tables.items()))
+
+
+def dns_basis(sim, basis: tuple) -> tuple:
+    """The part of a `topology_basis` that DNS answers depend on: while it holds, a Topology rebuilt for another
+    change (a pod's status, a Node's heartbeat) can keep the previous one's `dns_memo`."""
+    cache, controllers, versions, settings, tables = basis
+    pods = cache.version("Pod") if cache.count("NetworkPolicy") else None  # labels only matter to a policy
+    return cache, controllers, tuple(versions[i] for i in _DNS_KINDS), pods, settings, tables
 
 
 def _node_ready(node: dict) -> bool:
@@ -189,16 +233,22 @@ class _Trip:
     node: str = ""
     dest_ip: str = ""
     connect_only: bool = False  # a TCP connect without a request (nc -z)
+    state: NetworkState = field(init=False, repr=False)  # the simulation's, looked up once per request
+
+    def __post_init__(self) -> None:
+        self.state = state_of(self.sim)
 
     def hop(self, kind: str, name: str = "", ip: str = "", port: int | None = None, **extra) -> None:
         hop = {"kind": kind, "name": name, "ip": ip}
         if port:
             hop["port"] = port
-        hop.update({k: v for k, v in extra.items() if v not in (None, "")})
+        for key, value in extra.items():
+            if value is not None and value != "":
+                hop[key] = value
         self.hops.append(hop)
 
     def cost(self, key: str, times: float = 1.0) -> None:
-        rng = state_of(self.sim).rng
+        rng = self.state.rng
         self.latency += HOP_MS[key] * times * math.exp(rng.gauss(0.0, 0.2))
 
     def fail(self, outcome: str, reason: str, detail: str) -> None:
@@ -207,6 +257,7 @@ class _Trip:
             self.latency = max(self.latency, self.timeout_ms)
 
 
+@functools.lru_cache(maxsize=1024)  # the generator sends the same few URLs over and over
 def _parse(url: str, port: int | None, path: str | None) -> tuple[str, str, int, str]:
     text = url if "://" in url else f"http://{url}"
     parts = urlsplit(text)
@@ -283,7 +334,7 @@ def take_in(sim, flows: list[dict]) -> int:
 
 
 def _flow(trip: _Trip, source: str, url: str) -> dict:
-    state = state_of(trip.sim)
+    state = trip.state
     flow = {"id": state.next_flow_id, "time": trip.at, "source": source, "client": trip.client.as_dict(),
             "request": {"method": trip.method, "url": url, "scheme": trip.scheme, "host": trip.host,
                         "port": trip.port, "path": trip.path},
@@ -301,7 +352,7 @@ def _route(trip: _Trip) -> None:
         trip.entry = "localhost"
         _deliver(trip, client.pod, trip.port, local=True)
         return
-    resolution = dns.resolve(trip.sim, client.pod if client.kind == "pod" else None, trip.host, memo=topo.memo)
+    resolution = dns.resolve(trip.sim, client.pod if client.kind == "pod" else None, trip.host, memo=topo.dns_memo)
     if client.kind == "node" and not resolution.ok:
         resolution = dns.resolve(trip.sim, None, trip.host)
     if resolution.source == "dns" and resolution.nameserver:
@@ -410,7 +461,7 @@ def _via_load_balancer(trip: _Trip, table: PortTable, ip: str) -> None:
         trip.hop("load-balancer", f"{table.namespace}/{table.service}", ip, trip.port)
         trip.fail("timeout", "no-healthy-nodes", f"load balancer {ip} has no healthy node to send to")
         return
-    node = eligible[state_of(trip.sim).rng.randrange(len(eligible))]
+    node = eligible[trip.state.rng.randrange(len(eligible))]
     trip.hop("load-balancer", f"{table.namespace}/{table.service}", ip, trip.port,
              detail=f"sent to node {node} ({len(eligible)} healthy)")
     trip.hop("node", node, topo.node_ip(node), table.node_port or trip.port)
@@ -487,12 +538,14 @@ def _pod_of(trip: _Trip, backend: Backend) -> dict | None:
     return trip.topo.pod_by_ip.get(backend.ip)
 
 
-def _source_peer(trip: _Trip, node: str, external: bool, local_policy: bool) -> tuple[networkpolicy.Peer, dict | None]:
-    """Who the target pod sees: the client pod, or for external traffic the client (Local policy keeps the
-    client IP) or the node that masqueraded it."""
+def _source_peer(trip: _Trip, node: str, external: bool,
+                 local_policy: bool) -> tuple[networkpolicy.Peer | None, dict | None]:
+    """Who the target pod sees: the client pod (peer None: `networkpolicy.evaluate` makes its Peer if a policy
+    needs it), or for external traffic the client (Local policy keeps the client IP) or the node that masqueraded
+    it."""
     client = trip.client
     if client.kind == "pod":
-        return networkpolicy.Peer.of_pod(trip.sim, client.pod), client.pod
+        return None, client.pod
     if external and not local_policy:
         return networkpolicy.Peer.of_ip(trip.topo.node_ip(node), f"node {node}, SNAT"), None
     return networkpolicy.Peer.of_ip(client.ip, client.name), None
@@ -538,7 +591,7 @@ def _proxy(trip: _Trip, table: PortTable, node: str, dest_ip: str, external: boo
         return
     _deliver(trip, pod, backend.port, peer=peer, source_pod=source_pod, from_node=node)
     if mode == "ipvs":
-        state_of(sim).open_connection(f"{node}/{backend.key}", trip.at + trip.latency / 1000.0)
+        trip.state.open_connection(f"{node}/{backend.key}", trip.at + trip.latency / 1000.0)
 
 
 def _apiserver_endpoint(trip: _Trip, backend: Backend) -> bool:
@@ -577,7 +630,7 @@ def _deliver(trip: _Trip, pod: dict, port: int, *, peer: networkpolicy.Peer | No
     else:
         trip.cost("same-node" if from_node == node or not from_node else "cross-node")
         if peer is None and trip.client.kind == "pod":
-            peer, source_pod = networkpolicy.Peer.of_pod(sim, trip.client.pod), trip.client.pod
+            source_pod = trip.client.pod  # evaluate makes its Peer when a policy needs it
         elif peer is None:
             peer = networkpolicy.Peer.of_ip(trip.client.ip, trip.client.name)
         decision = networkpolicy.evaluate(sim, peer, pod, port, "TCP", source_pod)
@@ -598,11 +651,11 @@ def _deliver(trip: _Trip, pod: dict, port: int, *, peer: networkpolicy.Peer | No
     if trip.connect_only:
         return
     image = heard.image
-    trip.latency += APP_MS.get(image.repository, DEFAULT_APP_MS) * math.exp(state_of(sim).rng.gauss(0.0, 0.25))
+    trip.latency += APP_MS.get(image.repository, DEFAULT_APP_MS) * math.exp(trip.state.rng.gauss(0.0, 0.25))
     if trip.scheme == "https" and trip.entry != "ingress":
         trip.fail("connection-reset", "tls-error", f"{heard.container} on port {port} does not speak TLS")
         return
-    reply = http.answer(heard, port, trip.method, trip.path, trip.at)
+    reply = http.answer(heard, port, trip.method, trip.path, trip.at, trip.topo.memo)
     if reply.status is None:
         trip.fail("connection-reset", "empty-reply", f"{heard.container} on port {port} does not speak HTTP")
         return
@@ -612,7 +665,7 @@ def _deliver(trip: _Trip, pod: dict, port: int, *, peer: networkpolicy.Peer | No
     line = http.access_log_line(image, trip.client.ip, trip.at,
                                 trip.method, trip.path, reply.status, len(reply.body))
     if line:
-        state_of(sim).log_access(meta.get("uid", ""), line)
+        trip.state.log_access(meta.get("uid", ""), line)
 
 
 # --- kubectl port-forward and the apiserver's service proxy ---------------------------------------------------------
@@ -761,6 +814,9 @@ class TrafficGenerator(Controller):
 
     name = "traffic-generator"
     component = "traffic"
+    # Route each tick's batch through the previous batch's Topology (and its memo) while its basis is unchanged;
+    # False builds a fresh one every tick (the reference the reuse must match).
+    reuse_topology = True
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -769,6 +825,11 @@ class TrafficGenerator(Controller):
         self.started: dict[str, float] = {}
         self.turn: dict[str, int] = {}
         self._selectors: dict = {}  # a source's pod selector, parsed once
+        self._topology: Topology | None = None
+        self._basis: tuple | None = None
+        self._dns_basis: tuple | None = None  # of the `dns_memo` the Topology holds
+        self._clients: dict = {}  # (namespace, selector) -> running pods by name, for `_clients_key`
+        self._clients_key: tuple | None = None
 
     def handle(self, change) -> None:
         pass
@@ -803,7 +864,7 @@ class TrafficGenerator(Controller):
         if len(due) > cfg.max_requests_per_tick:
             state.shed += len(due) - cfg.max_requests_per_tick
             due = due[: cfg.max_requests_per_tick]
-        topology = Topology(self.sim) if due else None
+        topology = self._batch_topology() if due else None
         for t, _, source in due:
             client = self._client(source)
             if client is None:
@@ -814,6 +875,35 @@ class TrafficGenerator(Controller):
         self.last = now
         return 0
 
+    def _batch_topology(self) -> Topology:
+        """The last batch's Topology while nothing it was computed from changed, else a fresh one."""
+        basis = topology_basis(self.sim) if self.reuse_topology else None
+        if basis is None or self._topology is None or basis != self._basis:
+            previous, self._topology = self._topology, Topology(self.sim)
+            kept = dns_basis(self.sim, basis) if basis is not None else None
+            if previous is not None and kept is not None and kept == self._dns_basis:
+                self._topology.dns_memo = previous.dns_memo
+            self._dns_basis = kept
+        elif len(self._topology.memo) + len(self._topology.dns_memo) > MAX_MEMO:
+            self._topology.memo.clear()  # only recomputed lookups: nothing a request sees changes
+            self._topology.dns_memo.clear()
+        self._basis = basis  # the newest: tables kube-proxy replaced by equal ones compare by identity from now on
+        return self._topology
+
+    def _running_pods(self, namespace: str, selector: str, parsed) -> list[dict]:
+        """The running, not terminating pods a "pods:" source picks from, by name (kept while no Pod changes)."""
+        cache = self.sim.cache
+        version = getattr(cache, "version", None)
+        if version is None or not self.reuse_topology:
+            return _running(cache, namespace, parsed)
+        key = (cache, version("Pod"))  # the cache compares by identity
+        if key != self._clients_key:
+            self._clients, self._clients_key = {}, key
+        pods = self._clients.get((namespace, selector))
+        if pods is None:
+            pods = self._clients[(namespace, selector)] = _running(cache, namespace, parsed)
+        return pods
+
     def _client(self, source: TrafficSource):
         spec = source.client or "external"
         if spec == "external":
@@ -823,21 +913,24 @@ class TrafficGenerator(Controller):
             pod = self.sim.cache.get("Pod", namespace or "default", name)
             return pod if pod is not None and (pod.get("status") or {}).get("podIP") else None
         if spec.startswith("pods:"):
-            from engine import labels
-
             namespace, _, selector = spec[5:].partition("/")
             parsed = self._selectors.get(selector)
             if parsed is None:
                 parsed = self._selectors[selector] = labels.parse(selector)
-            pods = [p for p in self.sim.cache.list("Pod", namespace, parsed)
-                    if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+            pods = self._running_pods(namespace, selector, parsed)
             if not pods:
                 return None
-            pods.sort(key=lambda p: p["metadata"]["name"])
             index = self.turn.get(source.name, 0)
             self.turn[source.name] = index + 1
             return pods[index % len(pods)]
         return spec
+
+
+def _running(cache, namespace: str, selector) -> list[dict]:
+    pods = [p for p in cache.list("Pod", namespace, selector)
+            if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+    pods.sort(key=lambda p: p["metadata"]["name"])
+    return pods
 
 
 # --- what the UI reads -------------------------------------------------------------------------------------------------
