@@ -130,6 +130,7 @@ class Simulation:
         self._activities: list[Activity] = []
         self._started = False
         self._polled_writes = 0  # store.writes when the change log was last read
+        self._controller_index: tuple[list, dict] | None = None  # see find_controller
         if controllers is None:
             from engine.controllers import default_controllers
 
@@ -138,7 +139,18 @@ class Simulation:
         self._last_resync = self.clock.now()
 
     def controller(self, name: str) -> Controller:
-        return next(c for c in self.controllers if c.name == name)
+        found = self.find_controller(name)
+        if found is None:
+            raise LookupError(f"no controller named {name!r}")
+        return found
+
+    def find_controller(self, name: str) -> Controller | None:
+        """The first controller called `name`, or None. The network model asks for every connection, so the
+        names are indexed once per controllers list (a test may replace the list)."""
+        index = self._controller_index
+        if index is None or index[0] is not self.controllers:
+            index = self._controller_index = (self.controllers, {c.name: c for c in reversed(self.controllers)})
+        return index[1].get(name)
 
     def client(self, component: str, node: str = "") -> Client:
         return Client(self, component, node)

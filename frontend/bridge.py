@@ -61,11 +61,8 @@ def explain(cluster, namespace: str, name: str) -> dict | None:
     """kube-scheduler's last decision about a pod, per node (None when not known here)."""
 
     def ask(sim):
-        try:
-            scheduler = sim.controller("default-scheduler")
-        except StopIteration:
-            return None
-        return scheduler.explain(namespace, name)
+        scheduler = sim.find_controller("default-scheduler")
+        return scheduler.explain(namespace, name) if scheduler is not None else None
 
     return in_simulation(cluster, ask)
 

@@ -16,7 +16,6 @@ php-fpm) make curl report an empty reply.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import functools
 import math
 from dataclasses import dataclass, field
@@ -66,14 +65,9 @@ class HttpAnswer:
 
 # --- containers ---------------------------------------------------------------------------------------
 def _controller(sim, name: str):
-    """The simulation's first controller called `name` (asked twice per connection: indexed once per list)."""
-    controllers = getattr(sim, "controllers", ())
-    known = getattr(sim, "_controllers_by_name", None)
-    if known is None or known[0] is not controllers:
-        known = (controllers, {c.name: c for c in reversed(controllers)})
-        with contextlib.suppress(AttributeError):
-            sim._controllers_by_name = known
-    return known[1].get(name)
+    """The simulation's controller called `name` (None for a stand-in without controllers)."""
+    find = getattr(sim, "find_controller", None)
+    return find(name) if find is not None else None
 
 
 def _statuses(pod: dict) -> dict[str, dict]:

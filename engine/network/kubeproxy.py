@@ -29,7 +29,6 @@ each node's kernel keeps its own. A Service with no endpoints at all rejects con
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,15 +160,9 @@ def tables_for(sim, namespace: str, name: str) -> list[PortTable]:
 
 
 def _runs_kube_proxy(sim) -> bool:
-    """Whether the simulation runs kube-proxy (asked for every connection: looked up once per controller list)."""
-    controllers = getattr(sim, "controllers", ())
-    known = getattr(sim, "_kube_proxy_known", None)
-    if known is not None and known[0] is controllers:
-        return known[1]
-    found = any(isinstance(c, KubeProxy) for c in controllers)
-    with contextlib.suppress(AttributeError):
-        sim._kube_proxy_known = (controllers, found)
-    return found
+    """Whether the simulation runs kube-proxy (asked for every connection: Simulation indexes its controllers)."""
+    find = getattr(sim, "find_controller", None)
+    return find is not None and isinstance(find(KubeProxy.name), KubeProxy)
 
 
 def all_tables(sim) -> list[PortTable]:

@@ -196,3 +196,13 @@ def test_a_tick_polls_again_only_after_writing():
     assert len(polls) >= 2
     bound = [c.object for c in result.changes if c.object["kind"] == "Pod" and c.object["spec"].get("nodeName")]
     assert bound and sim.cache.revision == sim.store.revision()
+
+
+def test_controllers_are_found_by_name_and_the_index_follows_a_replaced_list():
+    sim = make_cluster()
+    assert sim.find_controller("kubelet") is sim.controller("kubelet")
+    assert sim.find_controller("no-such") is None
+    with pytest.raises(LookupError):
+        sim.controller("no-such")
+    sim.controllers = [c for c in sim.controllers if c.name != "kube-proxy"]
+    assert sim.find_controller("kube-proxy") is None
