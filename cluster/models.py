@@ -115,12 +115,14 @@ class Cluster(models.Model):
         return hmac.compare_digest(_hash_token(token), self.token_hash)
 
     def reset(self) -> None:
-        """Forget every object and change. The revision keeps counting and everything before it is
-        compacted, so open watches get 410 Gone and relist an empty cluster; the runtime bootstraps it."""
+        """Forget every object and change. The revision moves on by one and everything before it is
+        compacted, so open watches and the loop's informer, even one that had read every change, get 410 Gone
+        and relist an empty cluster; the runtime bootstraps it."""
         db = self._state.db or "default"
         with transaction.atomic(using=db):
             # First, as every writer does: the cluster row's lock keeps writes out until we commit.
-            Cluster.objects.using(db).filter(pk=self.pk).update(compacted_revision=models.F("revision"))
+            Cluster.objects.using(db).filter(pk=self.pk).update(revision=models.F("revision") + 1,
+                                                                compacted_revision=models.F("revision") + 1)
             StoredObject.objects.using(db).filter(cluster=self).delete()
             Change.objects.using(db).filter(cluster=self).delete()
         self.refresh_from_db(fields=["revision", "compacted_revision"])

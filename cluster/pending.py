@@ -8,8 +8,10 @@ kept here and sent together, in a few batched statements, before anything else r
 change log, the revision, the commit. For the same reason an object read under the lock is read once: the
 next read of it (a tick reads its namespace for every create, a pod for each of its updates) is answered here.
 
-`PendingWrites` is the bookkeeping only: what each object read or written under the lock is now, whether its
-row existed before the held writes, the changes to log, and the revisions handed out since the one stored.
+`PendingWrites` is the bookkeeping only: what each object read or written under the lock is now, the version
+its row has in the database (what the batched statements check they replace), the changes to log, and the
+revisions handed out since the one stored. `mirrored` says that reads under the lock are answered from the
+store's `RowMirror` (see cluster.mirror) instead of the database.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ class PendingObject:
     text: str | None  # the object's JSON, as its row holds it (or will)
     columns: dict | None
     resource_version: int | None  # as the row's column
-    existed: bool  # whether its row was there before the held writes: decides INSERT, UPDATE or DELETE
+    # The resourceVersion of its row as the database has it, before the held writes (None: no row). It decides
+    # INSERT, UPDATE or DELETE, and the batched statement checks the row still has it.
+    stored_version: int | None
     written: bool = True  # False: as read, and as its row still is
 
 
@@ -39,26 +43,28 @@ class PendingWrites:
         self.revision = stored_revision  # the last revision handed out
         self.objects: dict[Key, PendingObject] = {}
         self.changes: list[tuple[int, str, Key, str]] = []
+        self.mirrored = False  # reads under the lock come from the store's RowMirror, current as of the lock
 
     def next_revision(self) -> int:
         """The lock is held, so revisions are ours to count: the row is brought up to date at the flush."""
         self.revision += 1
         return self.revision
 
-    def existed(self, key: Key, read_version: int | None) -> bool:
-        """Whether the row of `key` is there before the held writes (it was read under the lock as `read_version`)."""
+    def stored_version(self, key: Key, read_version: int | None) -> int | None:
+        """The version of the row of `key` in the database, under the held writes (it was read under the lock
+        as `read_version`)."""
         held = self.objects.get(key)
-        return held.existed if held is not None else read_version is not None
+        return held.stored_version if held is not None else read_version
 
     def remember(self, key: Key, obj: dict | None, text: str | None, resource_version: int | None) -> None:
         """An object read under the lock: its row cannot change but through this transaction."""
-        self.objects[key] = PendingObject(obj, text, None, resource_version, resource_version is not None, False)
+        self.objects[key] = PendingObject(obj, text, None, resource_version, resource_version, False)
 
-    def put(self, key: Key, obj: dict, text: str, columns: dict, existed: bool) -> None:
-        self.objects[key] = PendingObject(obj, text, columns, int(obj["metadata"]["resourceVersion"]), existed)
+    def put(self, key: Key, obj: dict, text: str, columns: dict, stored_version: int | None) -> None:
+        self.objects[key] = PendingObject(obj, text, columns, int(obj["metadata"]["resourceVersion"]), stored_version)
 
-    def remove(self, key: Key, text: str, existed: bool) -> None:
-        self.objects[key] = PendingObject(None, text, None, None, existed)
+    def remove(self, key: Key, text: str, stored_version: int | None) -> None:
+        self.objects[key] = PendingObject(None, text, None, None, stored_version)
 
     def log(self, revision: int, change_type: str, key: Key, text: str) -> None:
         self.changes.append((revision, change_type, key, text))
@@ -74,8 +80,8 @@ class PendingWrites:
             if not held.written:
                 continue
             if held.obj is not None:
-                (updates if held.existed else inserts).append((key, held))
-            elif held.existed:
+                (updates if held.stored_version is not None else inserts).append((key, held))
+            elif held.stored_version is not None:
                 deletes.append((key, held))
         return inserts, updates, deletes
 
@@ -83,6 +89,6 @@ class PendingWrites:
         """Everything held is now in the database (in this transaction); what is known of the rows stays true."""
         for held in self.objects.values():
             if held.written:
-                held.written, held.existed, held.columns = False, held.obj is not None, None
+                held.written, held.stored_version, held.columns = False, held.resource_version, None
         self.changes.clear()
         self.stored_revision = self.revision

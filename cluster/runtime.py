@@ -911,7 +911,7 @@ class SimulationRunner:
     def _build(self, state: ClusterLoop) -> None:
         cluster = Cluster.objects.get(pk=state.pk)
         clock = VirtualClock(start=float(cluster.virtual_time), speed=float(cluster.speed), paused=bool(cluster.paused))
-        store = DjangoStore(cluster, now=clock.now)
+        store = DjangoStore(cluster, now=clock.now, mirror=True)
         state.sim = Simulation(store, clock, seed=int(cluster.seed or 0), profile=simulation_profile(),
                                network_config=NetworkConfig(kube_proxy_mode=cluster.kube_proxy_mode,
                                                             ipvs_scheduler=cluster.ipvs_scheduler))

@@ -18,7 +18,10 @@ change under it: later revisions are counted in memory, objects read under the l
 writes of objects read under it are kept (cluster.pending) and sent together in a few batched statements
 before any other read of the rows and before the commit. A loop's tick of 30 writes made ~150 statements,
 each a round trip on PostgreSQL while requests queued behind the lock; it now makes one per object read
-plus five.
+plus five. The loop's own store (`mirror=True`) does not even read those objects: its `RowMirror`
+(cluster.mirror) knows every row as of the revision the lock was taken at, and the batched statements check
+each row still has the version it was read at, so a mistaken read fails the transaction instead of
+overwriting a row.
 
 Reads are single statements: `list` and `changes_since` join the cluster row, so the objects (or
 changes) and the revision (or compaction mark) come from one snapshot.
@@ -43,6 +46,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
+from cluster.mirror import RowMirror
 from cluster.models import Change, Cluster, StoredObject
 from cluster.pending import PendingWrites
 from engine import errors
@@ -157,7 +161,7 @@ class DjangoStore(BaseStore):
     """The store of one cluster, on the database `using` (the cluster row's own database by default)."""
 
     def __init__(self, cluster: Cluster | str, now: Callable[[], float] | None = None, *, using: str | None = None,
-                 change_window: int = DEFAULT_CHANGE_WINDOW):
+                 change_window: int = DEFAULT_CHANGE_WINDOW, mirror: bool = False):
         if isinstance(cluster, str):
             cluster = Cluster.objects.using(using or DEFAULT_DB_ALIAS).get(name=cluster)
         super().__init__(cluster.name, now or cluster_clock(cluster))
@@ -173,6 +177,9 @@ class DjangoStore(BaseStore):
         # store is also read from other threads, which must still get copies of their own).
         self._shared_reads = threading.local()
         self._atomic_depth = threading.local()  # how deep this thread is in this store's `atomic` blocks
+        # The simulation loop's store: its snapshot and change-log reads keep a mirror of the rows, which
+        # answers its reads under the write lock (see cluster.mirror).
+        self.mirror = RowMirror() if mirror else None
 
     def __repr__(self) -> str:
         return f"<DjangoStore {self.cluster} on {self.using}>"
@@ -187,11 +194,14 @@ class DjangoStore(BaseStore):
             held = pending.objects[key]
             self._last_read.value = (key, held.resource_version, True)
             return held.obj  # never changed after its write, as what SHARED hands out
-        self._begin()  # inside an `atomic` block a write follows: read what it will check under the write lock
         connection = connections[self.using]
-        with connection.cursor() as cursor:
-            cursor.execute(self._sql.read, [self.cluster_id, *key])
-            row = cursor.fetchone()
+        if pending is not None and pending.mirrored:
+            row = self.mirror.row(key)  # exact: see `_mirror_exact`
+        else:
+            self._begin()  # inside an `atomic` block a write follows: read what it will check under the write lock
+            with connection.cursor() as cursor:
+                cursor.execute(self._sql.read, [self.cluster_id, *key])
+                row = cursor.fetchone()
         resource_version, data = row if row else (None, None)
         self._last_read.value = (key, resource_version, pending is not None)
         if data is None:
@@ -218,15 +228,42 @@ class DjangoStore(BaseStore):
             raise Cluster.DoesNotExist(f'cluster "{self.cluster}" does not exist')
         if getattr(local, "value", 0):
             local.pending = PendingWrites(row[0])  # the row's lock is ours until the transaction ends
+            local.pending.mirrored = self._mirror_exact(row[0] - 1)
         return row[0]
+
+    def _mirror_exact(self, revision: int) -> bool:
+        """Whether the mirror is exact as of `revision`, the cluster's revision when this transaction took the
+        lock: brought up to it from the change log when behind (nothing can commit meanwhile). Only in a
+        transaction this store opened: in someone else's, what it wrote before could still be rolled back."""
+        mirror = self.mirror
+        if mirror is None or mirror.revision is None or getattr(self._atomic_depth, "opened", None) is None:
+            return False
+        if mirror.revision < revision:
+            after = mirror.revision
+            try:
+                rows, _ = self._changes_text(after)
+            except errors.ApiError:  # compacted past it: unknown until the informer's next full list
+                mirror.forget()
+                return False
+            mirror.apply(after, [change for change in rows if change[0] <= revision], revision)
+        return mirror.revision == revision
+
+    def _feed_mirror(self, update: Callable, *args) -> None:
+        """Apply what a read found to the mirror, once it is known to be committed: a read inside a transaction
+        sees that transaction's own writes, which a rollback would take back."""
+        if connections[self.using].in_atomic_block:
+            transaction.on_commit(functools.partial(update, *args), using=self.using)
+        else:
+            update(*args)
 
     def _pending(self) -> PendingWrites | None:
         """The writes held back in this thread's transaction, once it holds the write lock (see cluster.pending)."""
         return getattr(self._atomic_depth, "pending", None)
 
-    def _holding(self, key: Key) -> tuple[PendingWrites, bool] | None:
-        """The pending writes and whether the row of `key` existed, when a write of `key` may be held back: the
-        lock is held, and the object was last read under it as it still is. None: write it now."""
+    def _holding(self, key: Key) -> tuple[PendingWrites, int | None] | None:
+        """The pending writes and the version of the row of `key` in the database (None: no row), when a write of
+        `key` may be held back: the lock is held, and the object was last read under it as it still is. None:
+        write it now."""
         pending = self._pending()
         if pending is None:
             return None
@@ -236,7 +273,7 @@ class DjangoStore(BaseStore):
         held = pending.objects.get(key)
         if held is not None and held.resource_version != read_version:
             return None  # changed since it was read: the conditional statement below answers Conflict
-        return pending, pending.existed(key, read_version)
+        return pending, pending.stored_version(key, read_version)
 
     def flush_writes(self) -> None:
         """Send the writes held back in this thread's transaction (see cluster.pending): before anything reads
@@ -247,14 +284,20 @@ class DjangoStore(BaseStore):
         inserts, updates, deletes = pending.rows()
         connection = connections[self.using]
         with connection.cursor() as cursor:
+            # Each statement changes exactly its row, as it was read: anything else fails the transaction.
             if deletes:
-                cursor.executemany(self._sql.delete, [[self.cluster_id, *key] for key, _ in deletes])
+                cursor.executemany(self._sql.delete_if_version, [[self.cluster_id, *key, held.stored_version]
+                                                                 for key, held in deletes])
+                self._check_batch(cursor, deletes, "delete")
             if inserts:
                 cursor.executemany(self._sql.insert, [self._insert_params(key, held.text, held.columns)
                                                       for key, held in inserts])
+                self._check_batch(cursor, inserts, "create")
             if updates:
-                cursor.executemany(self._sql.update, [self._update_params(key, held.text, held.columns)
-                                                      for key, held in updates])
+                cursor.executemany(self._sql.update_if_version, [
+                    [*self._update_params(key, held.text, held.columns), held.stored_version]
+                    for key, held in updates])
+                self._check_batch(cursor, updates, "update")
             if pending.changes:
                 cursor.executemany(self._sql.log, [self._log_params(key, text, revision, change_type)
                                                    for revision, change_type, key, text in pending.changes])
@@ -262,13 +305,28 @@ class DjangoStore(BaseStore):
                 cursor.execute(self._sql.set_revision, [pending.revision, self.cluster_id])
         pending.flushed()
 
+    def _check_batch(self, cursor, rows: list, action: str) -> None:
+        if cursor.rowcount == len(rows):
+            return
+        if self.mirror is not None:
+            self.mirror.forget()
+        found = []
+        for key, held in rows:
+            cursor.execute(self._sql.read, [self.cluster_id, *key])
+            row = cursor.fetchone()
+            if (row[0] if row else None) != held.resource_version:  # not as the batch left it
+                found.append(f"{'/'.join(part for part in key if part)} (read as {held.stored_version}, stored as "
+                             f"{row[0] if row else None})")
+        raise HeldWritesLost(f"cluster {self.cluster!r}: held writes to {action} found rows other than they were "
+                             f"read under the write lock: {', '.join(found)}; the transaction is rolled back")
+
     def _write(self, key: Key, obj: dict, revision: int, change_type: str) -> None:
         columns = StoredObject.columns_for(obj)
         text = self._encode(key, obj)
         holding = self._holding(key)
         if holding is not None:
-            pending, existed = holding
-            pending.put(key, obj, text, columns, existed)
+            pending, stored_version = holding
+            pending.put(key, obj, text, columns, stored_version)
             self._log(key, text, revision, change_type)
             return
         self.flush_writes()  # the statements below check rows the held writes may have changed
@@ -278,7 +336,15 @@ class DjangoStore(BaseStore):
                 raise errors.already_exists(info.plural, key[2], info.group)  # created since we looked
         elif not self._update(key, text, columns):
             self._lost_race(key)
+        self._written_now(key, obj, text, revision)
         self._log(key, text, revision, change_type)
+
+    def _written_now(self, key: Key, obj: dict | None, text: str | None, revision: int | None) -> None:
+        """A write sent at once under the lock: what a later read of its object answers (the mirror is as of
+        the lock, and does not have it)."""
+        pending = self._pending()
+        if pending is not None:
+            pending.remember(key, obj, text, revision)
 
     def _encode(self, key: Key, obj: dict) -> str:
         """The object's JSON, encoded once for its row and its change. The object is never changed after a
@@ -312,15 +378,16 @@ class DjangoStore(BaseStore):
     def _remove(self, key: Key, obj: dict, revision: int) -> None:
         holding = self._holding(key)
         if holding is not None:
-            pending, existed = holding
+            pending, stored_version = holding
             text = self._encode(key, obj)
-            pending.remove(key, text, existed)
+            pending.remove(key, text, stored_version)
             self._log(key, text, revision, DELETED)
             return
         self.flush_writes()
         deleted, _ = self._unchanged_since_read(key).delete()
         if deleted != 1:
             self._lost_race(key)
+        self._written_now(key, None, None, None)
         self._log(key, self._encode(key, obj), revision, DELETED)
 
     # --- the primitives' helpers ----------------------------------------------------------------
@@ -425,9 +492,16 @@ class DjangoStore(BaseStore):
             flag.on = previous
 
     def snapshot(self) -> tuple[list[dict], int]:
-        """Every object and the revision, shared: the informer cache never changes what it holds."""
-        with self.shared_reads():
-            return self.list()
+        """Every object and the revision, shared: the informer cache never changes what it holds. The mirror
+        (if any) starts over from it."""
+        rows, revision = self._list_text(None, None)
+        decode, prefix = SHARED.decode, (self.using, self.cluster_id)
+        objects = [decode((*prefix, kind, ns, name), text).obj for ns, name, kind, text in rows]
+        if self.mirror is not None:
+            self._feed_mirror(self.mirror.load, [((kind, ns, name), int(obj["metadata"]["resourceVersion"]), text)
+                                                 for (ns, name, kind, text), obj in zip(rows, objects, strict=True)],
+                              revision)
+        return objects, revision
 
     def memo(self, obj: dict) -> dict | None:
         """Scratch space for what is derived from a shared object (a Table row's fixed cells, its encoding),
@@ -450,7 +524,9 @@ class DjangoStore(BaseStore):
         """`changes_since`, shared: the informer never changes what it holds, and the loop's own writes come
         back as the very objects it wrote (see `_encode`)."""
         decode, prefix = SHARED.decode, (self.using, self.cluster_id)
-        rows, _ = self._changes_text(revision)
+        rows, current = self._changes_text(revision)
+        if self.mirror is not None:
+            self._feed_mirror(self.mirror.apply, revision, rows, current)
         newest = {key: i for i, (_, _, key, _) in enumerate(rows)}
         # An object's older versions are decoded apart: through SHARED they would evict its newest.
         return [ChangeEvent(rev, change_type, decode((*prefix, *key), text).obj if newest[key] == i else json.loads(text))
@@ -591,7 +667,7 @@ class _Statements:
         key = ", ".join(key_columns)
         where_key = " AND ".join(f"{column} = %s" for column in key_columns)
         self.insert = f"INSERT INTO {objects} ({columns}) VALUES ({placeholders}) ON CONFLICT ({key}) DO NOTHING"
-        self.delete = f"DELETE FROM {objects} WHERE {where_key}"
+        self.delete_if_version = f"DELETE FROM {objects} WHERE {where_key} AND {qn('resource_version')} = %s"
         self.set_revision = f"UPDATE {table} SET {rev} = %s WHERE {pk} = %s"
         # The hot paths of every tick, as plain statements: building them with the ORM cost more than running them.
         self.read = f"SELECT {qn('resource_version')}, {qn('data')} FROM {objects} WHERE {where_key}"
@@ -620,6 +696,11 @@ class _Statements:
         change_columns = ", ".join(qn(field.column) for field in _fields(Change, _CHANGE_COLUMNS))
         self.log = (f"INSERT INTO {qn(Change._meta.db_table)} ({change_columns}) "
                     f"VALUES ({', '.join(['%s'] * len(_CHANGE_COLUMNS))})")
+
+
+class HeldWritesLost(RuntimeError):
+    """A batched statement of held writes found a row other than it was read under the write lock: a bug, or
+    rows changed by something other than a store. The transaction is rolled back."""
 
 
 def _as_is(text: str) -> str:

@@ -78,4 +78,4 @@ def test_reset_asks_then_empties_the_cluster(admin_client, store):
     assert store.list()[0]
     done = admin_client.post(url, {**chosen, "confirmed": "yes"})
     assert done.status_code == 302
-    assert store.list() == ([], 3)
+    assert store.list() == ([], 4)
