@@ -256,6 +256,10 @@ class DjangoStore(BaseStore):
         else:
             update(*args)
 
+    def _last_read_in_thread(self) -> tuple[Key | None, int | None, bool]:
+        """(key, resourceVersion, under the write lock) of this thread's last read: what its next write checks."""
+        return getattr(self._last_read, "value", (None, None, False))
+
     def _pending(self) -> PendingWrites | None:
         """The writes held back in this thread's transaction, once it holds the write lock (see cluster.pending)."""
         return getattr(self._atomic_depth, "pending", None)
@@ -267,7 +271,7 @@ class DjangoStore(BaseStore):
         pending = self._pending()
         if pending is None:
             return None
-        read_key, read_version, under_lock = getattr(self._last_read, "value", (None, None, False))
+        read_key, read_version, under_lock = self._last_read_in_thread()
         if read_key != key or not under_lock:
             return None
         held = pending.objects.get(key)
@@ -367,7 +371,7 @@ class DjangoStore(BaseStore):
         connection = connections[self.using]
         params = self._update_params(key, text, columns)
         sql = self._sql.update
-        read_key, read_version, _ = getattr(self._last_read, "value", (None, None, False))
+        read_key, read_version, _ = self._last_read_in_thread()
         if read_key == key and read_version is not None:
             sql = self._sql.update_if_version
             params.append(read_version)
@@ -394,7 +398,7 @@ class DjangoStore(BaseStore):
     def _unchanged_since_read(self, key: Key):
         kind, namespace, name = key
         rows = self._objects().filter(kind=kind, namespace=namespace, name=name)
-        read_key, read_version, _ = getattr(self._last_read, "value", (None, None, False))
+        read_key, read_version, _ = self._last_read_in_thread()
         if read_key == key and read_version is not None:
             rows = rows.filter(resource_version=read_version)
         return rows
@@ -498,9 +502,10 @@ class DjangoStore(BaseStore):
         decode, prefix = SHARED.decode, (self.using, self.cluster_id)
         objects = [decode((*prefix, kind, ns, name), text).obj for ns, name, kind, text in rows]
         if self.mirror is not None:
-            self._feed_mirror(self.mirror.load, [((kind, ns, name), int(obj["metadata"]["resourceVersion"]), text)
-                                                 for (ns, name, kind, text), obj in zip(rows, objects, strict=True)],
-                              revision)
+            # Each row's resource_version column, as StoredObject.columns_for derives it from the object.
+            self._feed_mirror(self.mirror.load, [
+                ((kind, ns, name), int((obj.get("metadata") or {}).get("resourceVersion") or 0), text)
+                for (ns, name, kind, text), obj in zip(rows, objects, strict=True)], revision)
         return objects, revision
 
     def memo(self, obj: dict) -> dict | None:
