@@ -393,3 +393,16 @@ async def test_a_tick_reads_others_commits_when_announced_and_at_least_every_pol
             await runner.step()
     finally:
         await runner.stop()
+
+
+@pytest.mark.django_db
+def test_a_pass_reads_the_settings_of_its_clusters_together(monkeypatch):
+    from cluster import runtime
+
+    monkeypatch.setattr(runtime, "SETTINGS_BATCH", 2)
+    clusters = [Cluster.objects.create(name=f"s{i}", speed=1.0 + i, paused=i == 1) for i in range(3)]
+    pks = [c.pk for c in clusters]
+    found = runtime._tick_settings_of([*pks, max(pks) + 100])  # the last is gone: left out
+    assert sorted(found) == pks
+    assert all(found[pk] == runtime._tick_settings(pk) for pk in pks)
+    assert (found[pks[2]]["speed"], found[pks[1]]["paused"], found[pks[0]]["name"]) == (3.0, True, "s0")
