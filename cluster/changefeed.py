@@ -12,7 +12,9 @@ find a change by polling it. This module turns "revision R of cluster C is commi
   with the in-memory layer: one process needs no relay.
 
 Who announces: writes made through `api_for` (`NotifyingStore`, after the transaction commits) and
-the simulation loop (after each tick's transaction). A notification only wakes: the woken reads the
+the simulation loop (after each tick's transaction). The same groups carry traffic flows recorded in a
+process that does not simulate the cluster (a web terminal's `curl` served by a daphne process) to the
+runner that does, which takes them in as its own (`listen_flows`). A notification only wakes: the woken reads the
 change log, which holds the truth, so a lost notification costs a fallback poll and a duplicate one
 costs a query. Writes made elsewhere (a management command's, with no event loop) are found by those
 fallback polls.
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 # channels_redis forgets a group's members after a day (group_expiry): a long-lived process re-joins.
 REJOIN_SECONDS = 3600.0
 MESSAGE_TYPE = "changefeed.commit"
+FLOW_MESSAGE_TYPE = "changefeed.flow"
 
 
 def group_name(cluster_pk: int) -> str:
@@ -50,6 +53,7 @@ class ChangeFeed:
         self.revisions: dict[int, int] = {}  # cluster pk -> newest revision known committed
         self._events: dict[int, asyncio.Event] = {}  # set (and replaced) when a cluster's revision moves
         self._listeners: dict[int, list[Callable[[int, int], None]]] = {}
+        self._flow_listeners: dict[int, Callable[[int, dict], None]] = {}  # the runner simulating the cluster here
         self._interest: dict[int, int] = {}  # cluster pk -> watchers and runners here that follow it
         self._scheduled: dict[int, int] = {}  # the newest revision handed to the loop, per cluster (any thread)
         self._relay: _Relay | None = None
@@ -70,6 +74,7 @@ class ChangeFeed:
             self._scheduled.clear()
             self._interest.clear()
             self._listeners.clear()
+            self._flow_listeners.clear()
             self._relay = None
             self._single_process = False
 
@@ -112,6 +117,39 @@ class ChangeFeed:
             relayed = self._relay_for(None)
             if relayed is not None:
                 relayed.publish(cluster_pk, revision)
+
+    def flow(self, cluster_pk: int, flow: dict) -> bool:
+        """A traffic flow recorded in this process for a cluster simulated in another: relayed to the cluster's
+        group, where its runner takes it in. From any thread; False when nobody could hear it (no event loop
+        bound, or a single process, whose runner `cluster.runtime.submit_flow` reaches directly)."""
+        loop = self.loop
+        if loop is None or loop.is_closed() or self._single_process:
+            return False
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+            loop.call_soon_threadsafe(self._relay_flow, cluster_pk, flow)
+            return True
+        return False
+
+    def _relay_flow(self, cluster_pk: int, flow: dict) -> None:  # loop
+        relay = self._relay_for(None)
+        if relay is not None:
+            relay.publish_flow(cluster_pk, flow)
+
+    def listen_flows(self, cluster_pk: int, listener: Callable[[int, dict], None]) -> None:  # loop
+        """Call `listener(cluster_pk, flow)` on the loop for each flow relayed from another process."""
+        self._flow_listeners[cluster_pk] = listener
+
+    def unlisten_flows(self, cluster_pk: int, listener: Callable[[int, dict], None]) -> None:  # loop
+        if self._flow_listeners.get(cluster_pk) == listener:
+            del self._flow_listeners[cluster_pk]
+
+    def _deliver_flow(self, cluster_pk: int, flow) -> None:  # loop
+        listener = self._flow_listeners.get(cluster_pk)
+        if listener is not None and isinstance(flow, dict):
+            try:
+                listener(cluster_pk, flow)
+            except Exception:
+                log.exception("change feed flow listener %r failed", listener)
 
     # --- following --------------------------------------------------------------------------------
     async def wait(self, cluster_pk: int, after: int, timeout: float) -> int:  # loop
@@ -217,6 +255,16 @@ class _Relay:
         """Relay a commit made here, without making the committer wait for the channel layer."""
         self._spawn(self._send(cluster_pk, revision))
 
+    def publish_flow(self, cluster_pk: int, flow: dict) -> None:
+        self._spawn(self._send_flow(cluster_pk, flow))
+
+    async def _send_flow(self, cluster_pk: int, flow: dict) -> None:
+        try:
+            await self.layer.group_send(group_name(cluster_pk), {"type": FLOW_MESSAGE_TYPE, "cluster": cluster_pk,
+                                                                 "flow": flow})
+        except Exception:
+            log.warning("change feed: relaying a flow of cluster %s failed", cluster_pk, exc_info=True)
+
     def _spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)  # a task nobody references may be collected before it ends
@@ -243,6 +291,9 @@ class _Relay:
             if message.get("type") == MESSAGE_TYPE:
                 with contextlib.suppress(KeyError, TypeError, ValueError):
                     self.feed._deliver(int(message["cluster"]), int(message["revision"]), False)
+            elif message.get("type") == FLOW_MESSAGE_TYPE:
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    self.feed._deliver_flow(int(message["cluster"]), message["flow"])
 
     async def _rejoin(self) -> None:
         while True:

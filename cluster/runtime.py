@@ -662,6 +662,13 @@ class SimulationRunner:
         if self._wake is not None:
             self._wake.set()
 
+    def _on_flow(self, cluster_pk: int, flow: dict) -> None:
+        """cluster.changefeed: a flow recorded in another process (a web terminal's `curl` served by a daphne
+        process) for an owned cluster: taken in at its next tick, as one recorded here."""
+        state = self.clusters.get(cluster_pk)
+        if state is not None:
+            state.inbox.append(flow)
+
     @property
     def channel_layer(self):
         if self._channel_layer is None:
@@ -829,11 +836,13 @@ class SimulationRunner:
         """Hear of commits to an owned cluster from anywhere (cluster.changefeed)."""
         FEED.bind()
         FEED.listen(cluster_pk, self._on_commit)
+        FEED.listen_flows(cluster_pk, self._on_flow)
         await FEED.follow(cluster_pk, self.channel_layer)
 
     async def _unfollow(self, cluster_pk: int) -> None:
         self._due.discard(cluster_pk)
         FEED.unlisten(cluster_pk, self._on_commit)
+        FEED.unlisten_flows(cluster_pk, self._on_flow)
         try:
             await FEED.unfollow(cluster_pk)
         except Exception:
@@ -976,12 +985,13 @@ def _take_inbox(state: ClusterLoop) -> None:
 
 
 def submit_flow(cluster_pk: int, flow: dict) -> bool:
-    """Hand a flow recorded outside the loop to the cluster's Simulation, if this process runs it: queued on its
-    inbox (from any thread), taken in at the next tick. False when the cluster is simulated elsewhere."""
+    """Hand a flow recorded outside the loop to the cluster's Simulation: queued on its inbox (from any thread)
+    when this process runs it, taken in at the next tick; relayed through the change feed to the process that
+    runs it otherwise. False when nobody could take it in."""
     runner = current_runner()
     state = runner.clusters.get(cluster_pk) if runner is not None else None
     if state is None:
-        return False
+        return FEED.flow(cluster_pk, flow)
     state.inbox.append(flow)
     return True
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.test import AsyncClient
 
@@ -286,3 +286,55 @@ async def test_a_commit_in_one_process_wakes_a_follower_in_another_through_redis
         await web.flush()
         for layer in (web, worker):
             await layer.close_pools()
+
+
+async def test_a_flow_recorded_in_one_process_reaches_the_runner_of_its_cluster_in_another():
+    """A web terminal's curl served by a daphne process: its flow goes to the process simulating the cluster."""
+    import secrets
+
+    redis = pytest.importorskip("redis")
+    from channels_redis.core import RedisChannelLayer
+
+    url = "redis://127.0.0.1:6379/13"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.ping()
+        client.close()
+    except redis.RedisError:
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    prefix = f"kubedojo-test-{secrets.token_hex(4)}"
+    web, worker = (RedisChannelLayer(hosts=[url], prefix=prefix) for _ in range(2))
+    here, there = ChangeFeed(), ChangeFeed()
+    here.bind()
+    there.bind()
+    heard = asyncio.Queue()
+    there.listen_flows(5, lambda pk, flow: heard.put_nowait((pk, flow)))
+    await there.follow(5, worker)
+    await here.follow(6, web)
+    try:
+        flow = {"outcome": "ok", "latency_ms": 1.5, "request": {"url": "http://web"}}
+        # From the thread the terminal's command ran in, as a real one is recorded.
+        assert await asyncio.get_running_loop().run_in_executor(None, here.flow, 5, flow)
+        assert await asyncio.wait_for(heard.get(), timeout=5) == (5, flow)
+        here.flow(7, flow)  # a cluster nobody simulates: nobody hears it
+        there.unlisten_flows(5, there._flow_listeners[5])
+        here.flow(5, flow)
+        await asyncio.sleep(0.3)
+        assert heard.empty()
+    finally:
+        await there.unfollow(5)
+        await here.unfollow(6)
+        await web.flush()
+        for layer in (web, worker):
+            await layer.close_pools()
+
+
+async def test_with_one_process_a_flow_has_nowhere_else_to_go():
+    feed = ChangeFeed()
+    assert not feed.flow(5, {"outcome": "ok"})  # no event loop bound
+    feed.bind()
+    await feed.follow(5, InMemoryChannelLayer())
+    try:
+        assert feed._single_process and not feed.flow(5, {"outcome": "ok"})
+    finally:
+        await feed.unfollow(5)

@@ -10,11 +10,14 @@ runs nginx:1.25, two `manage.py runworker kubedojo.simulation` processes and one
   ReplicaSet at 0, and no pod created twice;
 - resourceVersions keep increasing (the change log after the kill is gap-free and ordered), and a
   watch through the HTTP API from a resourceVersion taken before the kill resumes and replays to
-  exactly the pods that are stored.
+  exactly the pods that are stored;
+- a traffic flow relayed from another process (as a web process relays a terminal's curl) reaches the
+  survivor's simulation and comes back in its delta to the cluster's pages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -232,6 +235,38 @@ def watch_events(base: str, access_key: str, since: int) -> list[dict]:
 
 # --- the test -----------------------------------------------------------------------------------------
 
+async def relay_a_flow(url: str, cluster_pk: int, timeout: float = 15.0) -> dict:
+    """Relay a flow for the cluster through this process's change feed on Redis (as a web process does) and
+    return the first delta to the cluster's pages that carries it."""
+    from channels_redis.core import RedisChannelLayer
+
+    from cluster.changefeed import ChangeFeed
+    from cluster.runtime import group_name
+
+    layer = RedisChannelLayer(hosts=[url])  # the product's layer: the default prefix
+    feed = ChangeFeed()
+    feed.bind()
+    pages = await layer.new_channel()
+    await layer.group_add(group_name(cluster_pk), pages)
+    await feed.follow(cluster_pk, layer)
+    flow = {"time": 0.0, "source": "terminal", "client": {"kind": "Pod", "name": "relayed-client"},
+            "hops": [{"kind": "Service", "name": "relayed-service", "namespace": NAMESPACE, "node": ""}],
+            "service": f"{NAMESPACE}/relayed-service", "outcome": "ok", "status": 200, "latency_ms": 1.25}
+    try:
+        assert feed.flow(cluster_pk, flow)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                message = await asyncio.wait_for(layer.receive(pages), timeout=max(0.1, deadline - time.monotonic()))
+                if any(f["service"] == flow["service"] for f in message.get("flows") or ()):
+                    return message
+        raise AssertionError(f"no delta carried the relayed flow within {timeout:.0f} s")
+    finally:
+        await feed.unfollow(cluster_pk)
+        await layer.group_discard(group_name(cluster_pk), pages)
+        await layer.close_pools()
+
+
 @pytest.fixture
 def pg(postgres_database, django_db_blocker):
     with django_db_blocker.unblock():
@@ -344,6 +379,11 @@ def test_a_killed_worker_is_taken_over_mid_rollout(pg, tmp_path):
             else:
                 replayed[meta["name"]] = meta["uid"]
         assert replayed == dict(zip(names, uids, strict=True)), f"the watch replays to {replayed}"
+
+        # A flow recorded in another process (here, as in the web process serving a terminal's curl) reaches
+        # the survivor's simulation through Redis and comes back in its delta to the cluster's pages.
+        delta = asyncio.run(relay_a_flow(env["REDIS_URL"], view.pk))
+        assert delta["services"], delta
     finally:
         processes.close()
         Cluster.objects.using(pg).filter(pk=cluster.pk).delete()
