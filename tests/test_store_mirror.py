@@ -248,3 +248,90 @@ def test_a_simulation_keeps_its_mirror_equal_to_the_rows(cluster, request_store)
     assert len(pods) == 5
     assert {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.27"}
     assert {p["status"]["phase"] for p in pods} == {"Running"}
+
+
+@pytest.mark.postgres
+def test_a_mirrored_loop_beside_concurrent_writers(postgres_database, django_db_blocker, monkeypatch):
+    """The loop ticks in its thread while two request threads write the same cluster at once (config maps
+    created, changed and deleted; the Deployment scaled): no tick fails, and the mirror ends as the rows."""
+    import threading
+
+    from django.db import connections as all_connections
+
+    with django_db_blocker.unblock():
+        cluster = Cluster.objects.using(postgres_database).create(name="busy-mirror")
+        try:
+            clock = VirtualClock(start=1_800_000_000.0)
+            store = DjangoStore(cluster, now=clock.now, mirror=True)
+            sim = Simulation(store, clock, seed=3)
+            bootstrap_cluster(sim.api, nodes=3)
+            sim.api.create(workloads.deployment("web", replicas=2))
+            failures: list[BaseException] = []
+            writing = threading.Event()
+            ticks_while_writing = [0]
+            exact = []  # whether each of the loop's transactions read from the mirror
+            mirror_exact = DjangoStore._mirror_exact
+
+            def recording(self, revision):
+                answer = mirror_exact(self, revision)
+                if self is store:
+                    exact.append(answer)
+                return answer
+
+            monkeypatch.setattr(DjangoStore, "_mirror_exact", recording)
+
+            def in_thread(work):
+                def run(*args):
+                    try:
+                        work(*args)
+                    except BaseException as exc:  # reported below
+                        failures.append(exc)
+                    finally:
+                        all_connections.close_all()
+                return run
+
+            @in_thread
+            def loop():
+                while writing.is_set():
+                    sim.tick(0.25)
+                    ticks_while_writing[0] += 1
+                for _ in range(40):
+                    sim.tick(0.5)
+
+            @in_thread
+            def requests(n: int):
+                mine = DjangoStore(cluster, using=postgres_database)
+                for i in range(30):
+                    made = mine.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                        "metadata": {"name": f"c{n}-{i}", "namespace": "default"}})
+                    mine.update(made | {"data": {"i": str(i)}})
+                    if i % 2:
+                        mine.delete("ConfigMap", "default", f"c{n}-{i}")
+                    for _ in range(5):
+                        web = mine.get("Deployment", "default", "web")
+                        web["spec"]["replicas"] = 2 + (i + n) % 3
+                        try:
+                            mine.update(web)
+                            break
+                        except errors.ApiError as exc:
+                            assert exc.reason == "Conflict"
+
+            writing.set()
+            threads = [threading.Thread(target=loop), *(threading.Thread(target=requests, args=(n,)) for n in (0, 1))]
+            for thread in threads:
+                thread.start()
+            for thread in threads[1:]:
+                thread.join(timeout=120)
+            writing.clear()
+            threads[0].join(timeout=120)
+            assert not failures, failures
+            assert ticks_while_writing[0] >= 10 and exact.count(True) >= 10, (ticks_while_writing, exact)
+            store.changes_for_cache(store.mirror.revision)
+            assert store.mirror.revision == store.revision()
+            assert mirrored_rows(store) == stored_rows(store)
+            wanted = store.get("Deployment", "default", "web")["spec"]["replicas"]
+            pods = [p for p in store.list("Pod", "default")[0] if p["metadata"]["name"].startswith("web-")
+                    and not p["metadata"].get("deletionTimestamp")]
+            assert len(pods) == wanted and {p["status"]["phase"] for p in pods} == {"Running"}
+        finally:
+            Cluster.objects.using(postgres_database).filter(pk=cluster.pk).delete()
