@@ -41,8 +41,11 @@ class PendingWrites:
     def __init__(self, stored_revision: int):
         self.stored_revision = stored_revision  # what the cluster row says
         self.revision = stored_revision  # the last revision handed out
+        # The revision before this transaction's first: every change after it is this transaction's own.
+        self.base = stored_revision - 1
         self.objects: dict[Key, PendingObject] = {}
-        self.changes: list[tuple[int, str, Key, str]] = []
+        self.changes: list[tuple[int, str, Key, str]] = []  # to send at the next flush
+        self.logged: list[tuple[int, str, Key, str]] = []  # all of this transaction's changes, in order
         self.mirrored = False  # reads under the lock come from the store's RowMirror, current as of the lock
 
     def next_revision(self) -> int:
@@ -68,6 +71,12 @@ class PendingWrites:
 
     def log(self, revision: int, change_type: str, key: Key, text: str) -> None:
         self.changes.append((revision, change_type, key, text))
+        self.logged.append((revision, change_type, key, text))
+
+    def changes_after(self, revision: int) -> list[tuple[int, str, Key, str]]:
+        """The change log after `revision` (at least `base`), as the database would answer it: all of it is
+        this transaction's own, as nobody else can commit while it holds the lock."""
+        return [change for change in self.logged if change[0] > revision]
 
     @property
     def dirty(self) -> bool:

@@ -21,7 +21,8 @@ each a round trip on PostgreSQL while requests queued behind the lock; it now ma
 plus five. The loop's own store (`mirror=True`) does not even read those objects: its `RowMirror`
 (cluster.mirror) knows every row as of the revision the lock was taken at, and the batched statements check
 each row still has the version it was read at, so a mistaken read fails the transaction instead of
-overwriting a row.
+overwriting a row. Every change after a transaction's first is its own, so `changes_for_cache` answers the
+loop's read-back of them from memory.
 
 Reads are single statements: `list` and `changes_since` join the cluster row, so the objects (or
 changes) and the revision (or compaction mark) come from one snapshot.
@@ -266,14 +267,21 @@ class DjangoStore(BaseStore):
 
     def _holding(self, key: Key) -> tuple[PendingWrites, int | None] | None:
         """The pending writes and the version of the row of `key` in the database (None: no row), when a write of
-        `key` may be held back: the lock is held, and the object was last read under it as it still is. None:
-        write it now."""
+        `key` may be held back: the lock is held, and the object was last read under it as it still is, or read
+        just before it and still as the mirror (exact as of the lock) has it. None: write it now."""
         pending = self._pending()
         if pending is None:
             return None
         read_key, read_version, under_lock = self._last_read_in_thread()
-        if read_key != key or not under_lock:
+        if read_key != key:
             return None
+        if not under_lock:  # a tick's first write: its object was read before the lock was taken
+            if not pending.mirrored or key in pending.objects:
+                return None
+            row = self.mirror.row(key)
+            if (row[0] if row else None) != read_version:
+                return None  # changed since it was read: the conditional statement below answers Conflict
+            return pending, read_version
         held = pending.objects.get(key)
         if held is not None and held.resource_version != read_version:
             return None  # changed since it was read: the conditional statement below answers Conflict
@@ -430,8 +438,8 @@ class DjangoStore(BaseStore):
 
     def _log(self, key: Key, text: str, revision: int, change_type: str) -> None:
         pending = self._pending()
-        if pending is not None and revision > pending.stored_revision:
-            pending.log(revision, change_type, key, text)  # the held writes' changes go with them
+        if pending is not None and revision >= pending.stored_revision:
+            pending.log(revision, change_type, key, text)  # sent with the held writes
         else:
             with connections[self.using].cursor() as cursor:
                 cursor.execute(self._sql.log, self._log_params(key, text, revision, change_type))
@@ -529,7 +537,13 @@ class DjangoStore(BaseStore):
         """`changes_since`, shared: the informer never changes what it holds, and the loop's own writes come
         back as the very objects it wrote (see `_encode`)."""
         decode, prefix = SHARED.decode, (self.using, self.cluster_id)
-        rows, current = self._changes_text(revision)
+        pending = self._pending()
+        if pending is not None and revision >= pending.base:
+            # Under the lock, read back after this transaction's writes began: the changes are its own, and
+            # what is held stays held (the loop polls its own writes every round of a tick).
+            rows, current = pending.changes_after(revision), pending.revision
+        else:
+            rows, current = self._changes_text(revision)
         if self.mirror is not None:
             self._feed_mirror(self.mirror.apply, revision, rows, current)
         newest = {key: i for i, (_, _, key, _) in enumerate(rows)}

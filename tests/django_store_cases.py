@@ -208,6 +208,26 @@ class DjangoStoreCases(StoreContract):
         assert (row.resource_version, row.phase, row.labels) == (11, "Succeeded", {"after": "list"})
         assert rv(store.create(pod("d"))) == 12
 
+    def test_the_log_read_back_under_the_lock_comes_from_memory(self, store):
+        """Once a transaction holds the lock, every change after its first is its own: the loop's informer reads
+        them back every round of a tick, without a query and without sending what is held."""
+        store.create(pod("before"))
+        start = store.revision()
+        with store.atomic():
+            a = store.create(pod("a"))
+            a = store.update(a | {"status": {"phase": "Running"}})
+            with self.queries() as reads:
+                mine = store.changes_for_cache(start)
+                assert store.changes_for_cache(rv(a)) == []
+            assert len(reads) == 0
+            store.delete("Pod", "default", "a")
+            last = store.changes_for_cache(rv(a))
+        logged = DjangoStore(store.cluster_row, store._now).changes_since(start)
+        assert [(c.revision, c.type, c.object) for c in [*mine, *last]] == [
+            (c.revision, c.type, c.object) for c in logged]
+        assert [(c.revision, c.type) for c in logged] == [(start + 1, ADDED), (start + 2, MODIFIED),
+                                                          (start + 3, DELETED)]
+
     def test_held_writes_go_with_a_failed_batch(self, store):
         with pytest.raises(RuntimeError), store.atomic():
             store.create(pod("a"))

@@ -4,6 +4,8 @@ happens when it is wrong."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
@@ -14,6 +16,7 @@ from engine import errors
 from engine.bootstrap import bootstrap_cluster
 from engine.clock import VirtualClock
 from engine.simulation import Simulation
+from engine.store import ADDED, MODIFIED
 from tests.engine import workloads
 from tests.store_contract import DEFAULT_NAMESPACE, node, pod, rv
 
@@ -51,15 +54,16 @@ def loop_store(cluster, request_store):
 
 
 def stored_rows(store: DjangoStore) -> dict:
-    """{key: (resourceVersion, text)} of every row of the cluster, read from the database."""
+    """{key: (resourceVersion, object)} of every row of the cluster, read from the database."""
     rows = StoredObject.objects.using(store.using).filter(cluster_id=store.cluster_id)
     texts, _ = store._list_text(None, None)
     versions = {(r.kind, r.namespace, r.name): r.resource_version for r in rows}
-    return {(kind, ns, name): (versions[(kind, ns, name)], text) for ns, name, kind, text in texts}
+    return {(kind, ns, name): (versions[(kind, ns, name)], json.loads(text)) for ns, name, kind, text in texts}
 
 
 def mirrored_rows(store: DjangoStore) -> dict:
-    return dict(store.mirror._rows)
+    """The same, as the mirror has it (its text may be the writer's own encoding, not PostgreSQL's)."""
+    return {key: (version, json.loads(text)) for key, (version, text) in store.mirror._rows.items()}
 
 
 def queries(store: DjangoStore) -> CaptureQueriesContext:
@@ -109,6 +113,69 @@ def test_a_write_sent_at_once_is_what_later_reads_under_the_lock_see(loop_store,
     assert rv(x) == 4
     again = request_store.get("Pod", "default", "x")
     assert again["spec"]["containers"][0]["image"] == "httpd" and rv(again) == 6
+
+
+def test_a_first_write_whose_object_is_unchanged_at_the_lock_is_held_too(loop_store, request_store):
+    """A tick's first write reads its object before it takes the lock; if the mirror, exact as of the lock,
+    still has that version, the write goes with the held ones instead of two statements of its own."""
+    x = request_store.create(pod("x"))
+    z = request_store.create(pod("z"))
+    loop_store.changes_for_cache(1)
+    with queries(loop_store) as tick, loop_store.atomic():
+        loop_store.update(x | {"status": {"phase": "Running"}})
+        loop_store.create(pod("y"))
+        loop_store.update(z | {"status": {"phase": "Pending"}})
+    # x's read, the bump, then the batches (inserts, updates, changes) and the revision.
+    statements = [q["sql"] for q in tick.captured_queries if not q["sql"].startswith(("BEGIN", "COMMIT"))]
+    assert len(statements) == 6, statements
+    assert [(c.revision, c.type, c.object["metadata"]["name"]) for c in request_store.changes_since(3)] == [
+        (4, MODIFIED, "x"), (5, ADDED, "y"), (6, MODIFIED, "z")]
+    assert request_store.get("Pod", "default", "x")["status"] == {"phase": "Running"}
+    loop_store.changes_for_cache(3)
+    assert mirrored_rows(loop_store) == stored_rows(loop_store)
+
+
+@pytest.mark.postgres
+def test_a_first_write_whose_object_changed_before_the_lock_is_a_conflict(postgres_database, django_db_blocker,
+                                                                          monkeypatch):
+    """Read before the lock, changed by a request before the bump (PostgreSQL reads take no lock): the mirror,
+    caught up at the lock, shows it, and the write is the conditional statement that answers Conflict."""
+    import threading
+
+    from django.db import connections as all_connections
+
+    with django_db_blocker.unblock():
+        cluster = Cluster.objects.using(postgres_database).create(name="racing")
+        try:
+            request_store = DjangoStore(cluster)
+            request_store.create(DEFAULT_NAMESPACE)
+            x = request_store.create(pod("x"))
+            loop_store = DjangoStore(cluster, mirror=True)
+            loop_store.snapshot()
+            bump = DjangoStore._next_revision
+
+            def request_in_between():
+                try:
+                    other = DjangoStore(cluster)
+                    other.update(other.get("Pod", "default", "x") | {"status": {"phase": "Failed"}})
+                finally:
+                    all_connections.close_all()
+
+            def racing(self):
+                if self is loop_store and self._pending() is None:
+                    thread = threading.Thread(target=request_in_between)
+                    thread.start()
+                    thread.join(timeout=30)
+                return bump(self)
+
+            monkeypatch.setattr(DjangoStore, "_next_revision", racing)
+            with pytest.raises(errors.ApiError) as caught, loop_store.atomic():
+                loop_store.update(x | {"status": {"phase": "Running"}})
+            assert caught.value.reason == "Conflict"
+            assert request_store.get("Pod", "default", "x")["status"] == {"phase": "Failed"}
+            assert loop_store.mirror.revision == 3
+        finally:
+            Cluster.objects.using(postgres_database).filter(pk=cluster.pk).delete()
 
 
 def test_the_mirror_catches_up_when_the_lock_is_taken(loop_store, request_store):
