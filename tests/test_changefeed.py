@@ -4,6 +4,7 @@ and what they make prompt: the simulation ticking for a request's write, a watch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 
@@ -254,7 +255,10 @@ def test_the_relay_group_is_per_cluster():
 
 # --- across processes (two feeds on one Redis, as two processes would be) ------------------------
 
-async def test_a_commit_in_one_process_wakes_a_follower_in_another_through_redis():
+@contextlib.asynccontextmanager
+async def web_and_worker():
+    """Two feeds, each bound and on a Redis layer of its own (as a web process and a worker are): the worker
+    follows cluster 5; the web follows cluster 6 only, so its relay exists and publishes for any cluster."""
     import secrets
 
     redis = pytest.importorskip("redis")
@@ -268,65 +272,45 @@ async def test_a_commit_in_one_process_wakes_a_follower_in_another_through_redis
     except redis.RedisError:
         pytest.skip("no Redis server at 127.0.0.1:6379")
     prefix = f"kubedojo-test-{secrets.token_hex(4)}"
-    web, worker = (RedisChannelLayer(hosts=[url], prefix=prefix) for _ in range(2))
-    here, there = ChangeFeed(), ChangeFeed()
-    here.bind()
-    there.bind()
-    heard = []
-    there.listen(5, lambda pk, rev: heard.append(rev))
-    await there.follow(5, worker)
-    await here.follow(6, web)  # follows another cluster: its relay exists, and still publishes cluster 5's commits
+    web_layer, worker_layer = (RedisChannelLayer(hosts=[url], prefix=prefix) for _ in range(2))
+    web, worker = ChangeFeed(), ChangeFeed()
+    web.bind()
+    worker.bind()
+    await worker.follow(5, worker_layer)
+    await web.follow(6, web_layer)
     try:
-        here.committed(5, 42)
-        assert await there.wait(5, after=0, timeout=5) == 42
-        assert heard == [42]
+        yield web, worker
     finally:
-        await there.unfollow(5)
-        await here.unfollow(6)
-        await web.flush()
-        for layer in (web, worker):
+        await worker.unfollow(5)
+        await web.unfollow(6)
+        await web_layer.flush()
+        for layer in (web_layer, worker_layer):
             await layer.close_pools()
+
+
+async def test_a_commit_in_one_process_wakes_a_follower_in_another_through_redis():
+    async with web_and_worker() as (web, worker):
+        heard = []
+        worker.listen(5, lambda pk, rev: heard.append(rev))
+        web.committed(5, 42)
+        assert await worker.wait(5, after=0, timeout=5) == 42
+        assert heard == [42]
 
 
 async def test_a_flow_recorded_in_one_process_reaches_the_runner_of_its_cluster_in_another():
     """A web terminal's curl served by a daphne process: its flow goes to the process simulating the cluster."""
-    import secrets
-
-    redis = pytest.importorskip("redis")
-    from channels_redis.core import RedisChannelLayer
-
-    url = "redis://127.0.0.1:6379/13"
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        client.ping()
-        client.close()
-    except redis.RedisError:
-        pytest.skip("no Redis server at 127.0.0.1:6379")
-    prefix = f"kubedojo-test-{secrets.token_hex(4)}"
-    web, worker = (RedisChannelLayer(hosts=[url], prefix=prefix) for _ in range(2))
-    here, there = ChangeFeed(), ChangeFeed()
-    here.bind()
-    there.bind()
-    heard = asyncio.Queue()
-    there.listen_flows(5, lambda pk, flow: heard.put_nowait((pk, flow)))
-    await there.follow(5, worker)
-    await here.follow(6, web)
-    try:
+    async with web_and_worker() as (web, worker):
+        heard = asyncio.Queue()
+        worker.listen_flows(5, lambda pk, flow: heard.put_nowait((pk, flow)))
         flow = {"outcome": "ok", "latency_ms": 1.5, "request": {"url": "http://web"}}
         # From the thread the terminal's command ran in, as a real one is recorded.
-        assert await asyncio.get_running_loop().run_in_executor(None, here.flow, 5, flow)
+        assert await asyncio.get_running_loop().run_in_executor(None, web.flow, 5, flow)
         assert await asyncio.wait_for(heard.get(), timeout=5) == (5, flow)
-        here.flow(7, flow)  # a cluster nobody simulates: nobody hears it
-        there.unlisten_flows(5, there._flow_listeners[5])
-        here.flow(5, flow)
+        web.flow(7, flow)  # a cluster nobody simulates: nobody hears it
+        worker.unlisten_flows(5, worker._flow_listeners[5])
+        web.flow(5, flow)
         await asyncio.sleep(0.3)
         assert heard.empty()
-    finally:
-        await there.unfollow(5)
-        await here.unfollow(6)
-        await web.flush()
-        for layer in (web, worker):
-            await layer.close_pools()
 
 
 async def test_with_one_process_a_flow_has_nowhere_else_to_go():
