@@ -9,9 +9,9 @@ Deployment's pods through CoreDNS and kube-proxy to a backend, as curl in a pod 
 
 Two modes:
 - runtime (default): the product's own loop, `cluster.runtime.SimulationRunner`, in this process on
-  a temporary SQLite file (or PostgreSQL with --database postgres): every tick it reads each seat's
-  row, runs the engine on DjangoStore, writes in one transaction, stamps the clock and publishes a
-  delta on the channel layer.
+  a temporary SQLite file (or PostgreSQL with --database postgres): every pass it reads the seats'
+  rows (one statement for many), and each seat's tick runs the engine on DjangoStore, writes in one
+  transaction, stamps the clock when it strays and publishes a delta on the channel layer.
 - engine: the engine alone (one Simulation on a MemoryStore per seat), ticked in one loop: the
   ceiling without a database.
 
