@@ -27,6 +27,11 @@ from engine import errors
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 # How long the last output of a command has to reach the client before its status (see PodExecConsumer._relay).
 OUTPUT_DRAIN_SECONDS = 0.05
+# How long a command takes to start, as a container runtime's exec does: kubectl before 1.33 starts reading the
+# WebSocket before it has created its streams, and drops what arrives meanwhile ("Unknown stream id 3,
+# discarding message", kubernetes/kubernetes#131189). An instant `test -d` then lost its exit status, and
+# `kubectl cp` took a file for a directory.
+COMMAND_START_SECONDS = 0.05
 STDIN, STATUS, RESIZE, CLOSE = 0, 3, 4, 255
 
 
@@ -81,6 +86,7 @@ class PodExecConsumer(AsyncWebsocketConsumer):
             await self.close()  # refused at the handshake: kubectl's SPDY retry gets the Status
             return
         await self.accept(subprotocol=protocol)
+        await asyncio.sleep(COMMAND_START_SECONDS)
         try:
             frames = await database_sync_to_async(self.remote.start)()
         except errors.ApiError as exc:

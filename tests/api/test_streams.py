@@ -75,6 +75,24 @@ async def test_exec_a_command_then_its_status(pods):
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_an_instant_command_answers_no_sooner_than_a_runtime_starts_one(pods):
+    """kubectl before 1.33 reads the socket before it has made its streams and drops what comes first
+    (kubernetes/kubernetes#131189): `kubectl cp`'s `test -d` lost its exit status that way."""
+    import time
+
+    from cluster.api.routing import COMMAND_START_SECONDS
+
+    started = time.monotonic()
+    communicator, connected, _ = await _exec(pods, "command=test&command=-d&command=/etc/hostname&stdout=true"
+                                                   "&stderr=true")
+    assert connected
+    out, status = await _frames_until_status(communicator)
+    assert time.monotonic() - started >= COMMAND_START_SECONDS > 0
+    assert out == {} and status["reason"] == "NonZeroExitCode"
+    await communicator.wait()
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_exec_exit_code_is_a_non_zero_exit_status(pods):
     communicator, connected, _ = await _exec(pods, "command=sh&command=-c&command=exit+3&stdout=true&stderr=true",
                                              protocol="v4.channel.k8s.io")
