@@ -27,7 +27,7 @@ from engine import errors
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 # How long the last output of a command has to reach the client before its status (see PodExecConsumer._relay).
 OUTPUT_DRAIN_SECONDS = 0.05
-# How long a command takes to start, as a container runtime's exec does: kubectl before 1.33 starts reading the
+# How long a command takes to start, as a container runtime's exec does: kubectl 1.32 (client-go) starts reading the
 # WebSocket before it has created its streams, and drops what arrives meanwhile ("Unknown stream id 3,
 # discarding message", kubernetes/kubernetes#131189). An instant `test -d` then lost its exit status, and
 # `kubectl cp` took a file for a directory.

@@ -76,7 +76,7 @@ async def test_exec_a_command_then_its_status(pods):
 
 @pytest.mark.django_db(transaction=True)
 async def test_an_instant_command_answers_no_sooner_than_a_runtime_starts_one(pods):
-    """kubectl before 1.33 reads the socket before it has made its streams and drops what comes first
+    """kubectl 1.32 reads the socket before it has made its streams and drops what comes first
     (kubernetes/kubernetes#131189): `kubectl cp`'s `test -d` lost its exit status that way."""
     import time
 
