@@ -66,6 +66,3 @@ class RowMirror:
         """(resourceVersion, text) of the object of `key`, None when there is none: exact only while the
         caller knows the mirror is (see `DjangoStore._next_revision`)."""
         return self._rows.get(key)
-
-    def __len__(self) -> int:
-        return len(self._rows)

@@ -148,43 +148,38 @@ def stamp_clock(cluster_pk: int, virtual_time: float, **fields) -> float:
 _TICK_SETTINGS = ("name", "speed", "paused", "seed", "virtual_time", "kube_proxy_mode", "ipvs_scheduler")
 
 
-@functools.cache
-def _tick_settings_sql() -> str:
-    qn = connections["default"].ops.quote_name
-    columns = ", ".join(qn(Cluster._meta.get_field(name).column) for name in _TICK_SETTINGS)
-    return f"SELECT {columns} FROM {qn(Cluster._meta.db_table)} WHERE {qn(Cluster._meta.pk.column)} = %s"
-
-
-def _tick_settings(cluster_pk: int) -> dict | None:
-    """What a tick reads of its cluster's row (speed, pause, a step asked for, the proxy mode), in one plain
-    statement: built with the ORM every tick, it cost a fifth of a workshop cluster's tick."""
-    with connections["default"].cursor() as cursor:
-        cursor.execute(_tick_settings_sql(), [cluster_pk])
-        row = cursor.fetchone()
-    return dict(zip(_TICK_SETTINGS, row, strict=True)) if row is not None else None
-
-
 # Clusters whose settings one statement reads (SQLite allows 32,766 parameters, older builds 999), and how
 # old a pass lets what it read be.
 SETTINGS_BATCH = 500
 SETTINGS_MAX_AGE_SECONDS = 0.05
 
 
-def _tick_settings_of(cluster_pks: list[int]) -> dict[int, dict]:
-    """`_tick_settings` of many clusters, by pk, in a statement per SETTINGS_BATCH: what a pass of the loop
-    reads first (one statement per cluster per tick was the most frequent query of a PostgreSQL workshop). A
-    cluster that is not there is left out: its tick reads its row itself, and finds it gone."""
+@functools.cache
+def _tick_settings_select() -> str:
+    """The statement's start, up to the list of cluster pks: "SELECT id, <settings> FROM ... WHERE id IN "."""
     qn = connections["default"].ops.quote_name
     columns = ", ".join(qn(Cluster._meta.get_field(name).column) for name in ("id", *_TICK_SETTINGS))
+    return f"SELECT {columns} FROM {qn(Cluster._meta.db_table)} WHERE {qn(Cluster._meta.pk.column)} IN "
+
+
+def _tick_settings_of(cluster_pks: list[int]) -> dict[int, dict]:
+    """What a tick reads of its cluster's row (speed, pause, a step asked for, the proxy mode), for many
+    clusters by pk, in one plain statement per SETTINGS_BATCH: a pass of the loop reads them first (built with
+    the ORM every tick, the read cost a fifth of a workshop cluster's tick; one per tick was the most frequent
+    query of a PostgreSQL workshop). A cluster that is not there is left out."""
     found = {}
     with connections["default"].cursor() as cursor:
         for start in range(0, len(cluster_pks), SETTINGS_BATCH):
             chunk = cluster_pks[start:start + SETTINGS_BATCH]
-            cursor.execute(f"SELECT {columns} FROM {qn(Cluster._meta.db_table)} WHERE "
-                           f"{qn(Cluster._meta.pk.column)} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            cursor.execute(f"{_tick_settings_select()}({', '.join(['%s'] * len(chunk))})", chunk)
             for pk, *values in cursor.fetchall():
                 found[pk] = dict(zip(_TICK_SETTINGS, values, strict=True))
     return found
+
+
+def _tick_settings(cluster_pk: int) -> dict | None:
+    """`_tick_settings_of` one cluster (a tick outside a pass); None when its row is gone."""
+    return _tick_settings_of([cluster_pk]).get(cluster_pk)
 
 
 def api_for(cluster: Cluster) -> ApiServer:

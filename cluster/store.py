@@ -276,7 +276,7 @@ class DjangoStore(BaseStore):
         if read_key != key:
             return None
         if not under_lock:  # a tick's first write: its object was read before the lock was taken
-            if not pending.mirrored or key in pending.objects:
+            if not pending.mirrored:
                 return None
             row = self.mirror.row(key)
             if (row[0] if row else None) != read_version:

@@ -36,9 +36,20 @@ def _tick(sim, seconds: float = 1.0) -> list[dict]:
     return traffic.drain_flows(sim)
 
 
-def _deny_all(name: str = "deny-all") -> dict:
+def _policy(name: str, **spec) -> dict:
+    """A NetworkPolicy in the default namespace; by default it selects every pod and allows no ingress."""
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"], **spec}}
+
+
+def _deny_all(name: str = "deny-all") -> dict:
+    return _policy(name)
+
+
+def _label_namespace(sim, name: str, key: str, value: str) -> None:
+    namespace = sim.api.get("Namespace", "", name)
+    namespace["metadata"].setdefault("labels", {})[key] = value
+    sim.api.update(namespace)
 
 
 @pytest.fixture
@@ -75,14 +86,9 @@ def test_a_network_policy_is_seen_by_the_next_request():
 def test_a_namespace_label_change_is_seen_by_the_next_request():
     sim = make_cluster()
     _web(sim)
-    sim.api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                    "metadata": {"name": "from-team-a", "namespace": "default"},
-                    "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "a"}}}]}]}})
+    sim.api.create(_policy("from-team-a", ingress=[{"from": [{"namespaceSelector": {"matchLabels": {"team": "a"}}}]}]))
     assert {f["outcome"] for f in _tick(sim, 0.5)} == {"dropped-by-policy"}
-    namespace = sim.api.get("Namespace", "", "default")
-    namespace["metadata"].setdefault("labels", {})["team"] = "a"
-    sim.api.update(namespace)
+    _label_namespace(sim, "default", "team", "a")
     assert {f["outcome"] for f in _tick(sim, 0.5)} == {"ok"}
 
 
@@ -91,18 +97,13 @@ def test_dns_reachability_follows_policies_and_namespace_labels():
     change it must be seen by the next request."""
     sim = make_cluster()
     _web(sim)
-    sim.api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",  # selects no pod
-                    "metadata": {"name": "unused", "namespace": "default"},
-                    "spec": {"podSelector": {"matchLabels": {"app": "nothing"}}, "policyTypes": ["Egress"]}})
+    sim.api.create(_policy("unused", podSelector={"matchLabels": {"app": "nothing"}},  # selects no pod
+                           policyTypes=["Egress"]))
     assert {f["outcome"] for f in _tick(sim)} == {"ok"}
-    sim.api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                    "metadata": {"name": "egress-to-dns-only", "namespace": "default"},
-                    "spec": {"podSelector": {}, "policyTypes": ["Egress"],
-                             "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"dns": "yes"}}}]}]}})
+    sim.api.create(_policy("egress-to-dns-only", policyTypes=["Egress"],
+                           egress=[{"to": [{"namespaceSelector": {"matchLabels": {"dns": "yes"}}}]}]))
     assert {f["outcome"] for f in _tick(sim, 0.5)} == {"unresolved"}
-    namespace = sim.api.get("Namespace", "", "kube-system")
-    namespace["metadata"].setdefault("labels", {})["dns"] = "yes"
-    sim.api.update(namespace)
+    _label_namespace(sim, "kube-system", "dns", "yes")
     assert {f["outcome"] for f in _tick(sim, 0.5)} == {"dropped-by-policy"}  # resolved; web is not in kube-system
 
 
@@ -133,9 +134,7 @@ def test_a_client_label_change_is_seen_by_its_next_request():
     object, its reachability of CoreDNS per pod uid."""
     sim = make_cluster()
     _web(sim)
-    sim.api.create({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                    "metadata": {"name": "locked", "namespace": "default"},
-                    "spec": {"podSelector": {"matchLabels": {"locked": "yes"}}, "policyTypes": ["Egress"]}})
+    sim.api.create(_policy("locked", podSelector={"matchLabels": {"locked": "yes"}}, policyTypes=["Egress"]))
     assert {f["outcome"] for f in _tick(sim)} == {"ok"}
     client = running(sim, prefix="web-")[0]["metadata"]["name"]
     sim.api.patch("Pod", "default", client, {"metadata": {"labels": {"locked": "yes"}}},
